@@ -1,0 +1,3 @@
+using KvTier.Cli;
+
+return CommandLine.Run(args);
