@@ -27,11 +27,12 @@ for project in tests/*/*.Tests.csproj; do
     broken=$((broken + 1))
     continue
   fi
-  total=$(sed -E 's/.*Total: ([0-9]+).*/\1/' <<<"$summary")
-  errors=$(sed -E 's/.*Errors: ([0-9]+).*/\1/' <<<"$summary")
-  fails=$(sed -E 's/.*Failed: ([0-9]+).*/\1/' <<<"$summary")
-  skips=$(sed -E 's/.*Skipped: ([0-9]+).*/\1/' <<<"$summary")
-  notrun=$(sed -E 's/.*Not Run: ([0-9]+).*/\1/' <<<"$summary")
+  field() { grep -oE "$1: [0-9]+" <<<"$summary" | grep -oE '[0-9]+' || echo 0; }
+  total=$(field Total)
+  errors=$(field Errors)
+  fails=$(field Failed)
+  skips=$(field Skipped)
+  notrun=$(field 'Not Run')
   passed=$((passed + total - fails - skips - notrun))
   failed=$((failed + fails + errors))
   skipped=$((skipped + skips + notrun))
