@@ -16,7 +16,7 @@ internal static class RepositoryPaths
             var candidate = !string.IsNullOrEmpty(overridden)
                 ? overridden
                 : Path.GetFullPath(Path.Combine(Root, "..", "shared", "data", "traces"));
-            return Directory.Exists(candidate) ? candidate : null;
+            return System.IO.Directory.Exists(candidate) ? candidate : null;
         }
     }
 
