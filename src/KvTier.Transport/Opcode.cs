@@ -1,27 +1,31 @@
 namespace KvTier.Transport;
 
-/// <summary>What a data-plane frame asks for. Responses carry the opcode of their request.</summary>
+/// <summary>
+/// What a data-plane frame asks for. Responses carry the opcode of their request. The verbs mirror one-sided RDMA:
+/// a lease or reservation hands out arena extents, and reads/writes move the bytes of those extents (over TCP the
+/// node's CPU does it; over RDMA the NIC does), so the client code above the transport is the same.
+/// </summary>
 public enum Opcode : byte
 {
     /// <summary>Liveness probe; empty body both ways.</summary>
     Ping = 1,
 
-    /// <summary>Read a layer range of a batch of blocks (the node verifies checksums and sends the bytes).</summary>
-    ReadBlocks = 2,
+    /// <summary>Lease a layer range of a batch of blocks; the response lists each block's chunk extents.</summary>
+    LeaseBlocks = 2,
 
-    /// <summary>Lease a layer range of a batch of blocks and return their arena extents (for one-sided reads).</summary>
-    LeaseBlocks = 3,
+    /// <summary>Read leased extents (the TCP counterpart of one-sided RDMA READs).</summary>
+    ReadExtents = 3,
 
-    /// <summary>Release leases taken by <see cref="LeaseBlocks"/>.</summary>
+    /// <summary>Release leases before they expire.</summary>
     ReleaseLeases = 4,
 
-    /// <summary>Store a batch of blocks: reserve, write and commit in one round trip.</summary>
-    PutBlocks = 5,
+    /// <summary>Reserve arena extents for new blocks (two-phase put, phase one).</summary>
+    ReserveBlocks = 5,
 
-    /// <summary>Reserve arena extents for blocks whose bytes arrive out of band (one-sided writes).</summary>
-    ReserveBlocks = 6,
+    /// <summary>Fill reserved extents (the TCP counterpart of one-sided RDMA WRITEs).</summary>
+    WriteExtents = 6,
 
-    /// <summary>Commit reservations filled out of band: verify checksums, make the blocks readable.</summary>
+    /// <summary>Commit reservations: verify checksums, make the blocks readable (two-phase put, phase two).</summary>
     CommitBlocks = 7,
 
     /// <summary>Which of a batch of keys the node holds.</summary>

@@ -14,7 +14,7 @@ public class FrameHeaderTests
     [Fact]
     public void Headers_round_trip_every_field()
     {
-        var header = new FrameHeader(Opcode.ReadBlocks, FrameFlags.Response, FrameStatus.NotFound, 0xFEDC_BA98_7654_3210, 12345);
+        var header = new FrameHeader(Opcode.LeaseBlocks, FrameFlags.Response, FrameStatus.NotFound, 0xFEDC_BA98_7654_3210, 12345);
         Assert.Equal(header, FrameHeader.Read(Encode(header), FrameLimits.Default));
     }
 

@@ -1,0 +1,87 @@
+using KvTier.Core;
+
+namespace KvTier.Transport.Messages;
+
+/// <summary>One block to reserve: its key and its chunks' lengths and checksums.</summary>
+/// <param name="Key">Block key.</param>
+/// <param name="FirstChunk">Index of its first chunk in the chunks array.</param>
+/// <param name="ChunkCount">Number of chunks (layers).</param>
+public readonly record struct BlockToReserve(BlockKey Key, int FirstChunk, int ChunkCount);
+
+/// <summary>A chunk's size and XXH3-64 checksum, declared before its bytes are sent.</summary>
+/// <param name="Length">Bytes.</param>
+/// <param name="Checksum">XXH3-64 of the bytes; the node verifies it at commit.</param>
+public readonly record struct ChunkDeclaration(int Length, ulong Checksum);
+
+/// <summary>Reserve space for a batch of new blocks: <c>namespace u64 | timeout ms u32 | block count u32 |
+/// per block: key, chunk count u16, per chunk: length u32, checksum u64</c>. Answered with
+/// <see cref="BlockExtentsResponse"/> (the handle is the reservation id; the extents are where to write).</summary>
+public static class ReserveBlocksRequest
+{
+    /// <summary>Exact body size.</summary>
+    public static int MeasureBody(int blockCount, int chunkCount) => 16 + (blockCount * (BlockKey.Size + 2)) + (chunkCount * 12);
+
+    /// <summary>Writes a request body.</summary>
+    public static int Write(Span<byte> body, NamespaceId kvNamespace, int timeoutMilliseconds,
+        ReadOnlySpan<BlockToReserve> blocks, ReadOnlySpan<ChunkDeclaration> chunks)
+    {
+        var writer = new BodyWriter(body);
+        writer.WriteUInt64(kvNamespace.Value);
+        writer.WriteInt32(timeoutMilliseconds);
+        writer.WriteInt32(blocks.Length);
+        foreach (var block in blocks)
+        {
+            writer.WriteBlockKey(block.Key);
+            writer.WriteUInt16(checked((ushort)block.ChunkCount));
+            foreach (var chunk in chunks.Slice(block.FirstChunk, block.ChunkCount))
+            {
+                writer.WriteInt32(chunk.Length);
+                writer.WriteUInt64(chunk.Checksum);
+            }
+        }
+
+        return writer.Written;
+    }
+
+    /// <summary>Parses a request into caller-provided arrays and returns the block count.</summary>
+    /// <exception cref="ProtocolViolationException">The body is malformed or breaks a limit.</exception>
+    public static int Read(ReadOnlySpan<byte> body, FrameLimits limits, out NamespaceId kvNamespace, out int timeoutMilliseconds,
+        Span<BlockToReserve> blocks, Span<ChunkDeclaration> chunks, out int chunkCount)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        var reader = new BodyReader(body);
+        kvNamespace = new NamespaceId(reader.ReadUInt64("namespace"));
+        timeoutMilliseconds = reader.ReadInt32("timeout milliseconds");
+        if (timeoutMilliseconds <= 0)
+        {
+            throw new ProtocolViolationException($"timeout milliseconds must be positive, got {timeoutMilliseconds}.");
+        }
+
+        var count = reader.ReadCount("block count", Math.Min(limits.MaxBlocksPerRequest, blocks.Length));
+        chunkCount = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var key = reader.ReadBlockKey("block key");
+            var chunksOfBlock = reader.ReadUInt16("chunk count");
+            if (chunksOfBlock == 0 || chunksOfBlock > limits.MaxChunksPerBlock || chunkCount + chunksOfBlock > chunks.Length)
+            {
+                throw new ProtocolViolationException($"Block {i} declares {chunksOfBlock} chunks (1 to {limits.MaxChunksPerBlock} allowed).");
+            }
+
+            blocks[i] = new BlockToReserve(key, chunkCount, chunksOfBlock);
+            for (var c = 0; c < chunksOfBlock; c++)
+            {
+                var length = reader.ReadInt32("chunk length");
+                if (length <= 0 || length > limits.MaxChunkBytes)
+                {
+                    throw new ProtocolViolationException($"Chunk length {length} is outside [1, {limits.MaxChunkBytes}].");
+                }
+
+                chunks[chunkCount++] = new ChunkDeclaration(length, reader.ReadUInt64("chunk checksum"));
+            }
+        }
+
+        reader.EnsureFullyRead("ReserveBlocks");
+        return count;
+    }
+}
