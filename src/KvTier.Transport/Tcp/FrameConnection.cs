@@ -1,0 +1,248 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+
+namespace KvTier.Transport.Tcp;
+
+/// <summary>
+/// One client connection to a node's data plane. Requests are pipelined: many can be in flight, matched to their
+/// responses by request id, and each response body goes straight into the sink its request named. If the
+/// connection fails, every request in flight fails with an <see cref="IOException"/>; the connection is then dead
+/// and the caller's pool opens a new one.
+/// </summary>
+public sealed class FrameConnection : IAsyncDisposable
+{
+    private readonly Socket socket;
+    private readonly NetworkStream stream;
+    private readonly FrameLimits limits;
+    private readonly SemaphoreSlim writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<ulong, PendingRequest> pending = new();
+    private readonly CancellationTokenSource closing = new();
+    private readonly byte[] sendHeader = new byte[FrameHeader.Size];
+    private readonly Task receiveLoop;
+    private long nextRequestId;
+    private Exception? failure;
+
+    private FrameConnection(Socket socket, FrameLimits limits)
+    {
+        this.socket = socket;
+        this.limits = limits;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        stream = new NetworkStream(socket, ownsSocket: true);
+        receiveLoop = Task.Run(ReceiveLoopAsync);
+    }
+
+    /// <summary>The node's address.</summary>
+    public EndPoint? RemoteEndPoint { get; }
+
+    /// <summary>False once the connection failed or was closed.</summary>
+    public bool IsHealthy => failure is null && !closing.IsCancellationRequested;
+
+    /// <summary>Requests sent and not answered yet.</summary>
+    public int InFlight => pending.Count;
+
+    /// <summary>Connects to a node's data plane.</summary>
+    public static async Task<FrameConnection> ConnectAsync(EndPoint endpoint, FrameLimits limits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(limits);
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new FrameConnection(socket, limits);
+    }
+
+    /// <summary>Sends a request whose body is the concatenation of <paramref name="body"/>'s segments and waits for
+    /// its response, which <paramref name="sink"/> consumes. Returns the response header.</summary>
+    /// <exception cref="IOException">The connection failed before the response arrived.</exception>
+    /// <exception cref="ProtocolViolationException">The node answered with a malformed frame.</exception>
+    public async ValueTask<FrameHeader> SendAsync(Opcode opcode, ReadOnlySequence<byte> body, IResponseSink sink,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (body.Length > limits.MaxBodyBytes)
+        {
+            throw new ArgumentException($"Request body of {body.Length} bytes is over the {limits.MaxBodyBytes}-byte limit.", nameof(body));
+        }
+
+        ThrowIfFailed();
+        var requestId = (ulong)Interlocked.Increment(ref nextRequestId);
+        var request = new PendingRequest(opcode, sink);
+        pending[requestId] = request;
+        try
+        {
+            await writeLock.WaitAsync(cancellationToken);
+            try
+            {
+                ThrowIfFailed();
+                new FrameHeader(opcode, FrameFlags.None, FrameStatus.Ok, requestId, (int)body.Length).WriteTo(sendHeader);
+                await stream.WriteAsync(sendHeader, closing.Token);
+                foreach (var segment in body)
+                {
+                    await stream.WriteAsync(segment, closing.Token);
+                }
+            }
+            finally
+            {
+                writeLock.Release();
+            }
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // A half-written frame poisons the stream for every other request.
+            Fail(error as IOException ?? new IOException($"Sending to {RemoteEndPoint} failed: {error.Message}", error));
+            throw failure!;
+        }
+        catch (OperationCanceledException)
+        {
+            pending.TryRemove(requestId, out _);
+            throw;
+        }
+
+        using var registration = cancellationToken.Register(static state => ((PendingRequest)state!).Abandon(), request);
+        return await request.Completion.Task;
+    }
+
+    /// <summary>Sends a request with a single-segment body.</summary>
+    public ValueTask<FrameHeader> SendAsync(Opcode opcode, ReadOnlyMemory<byte> body, IResponseSink sink, CancellationToken cancellationToken) =>
+        SendAsync(opcode, new ReadOnlySequence<byte>(body), sink, cancellationToken);
+
+    /// <summary>Closes the connection; requests in flight fail.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!closing.IsCancellationRequested)
+        {
+            await closing.CancelAsync();
+        }
+
+        Fail(new IOException("The connection was closed."));
+        await stream.DisposeAsync();
+        await receiveLoop;
+        writeLock.Dispose();
+        closing.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var header = new byte[FrameHeader.Size];
+        try
+        {
+            while (!closing.IsCancellationRequested)
+            {
+                await stream.ReadExactlyAsync(header, closing.Token);
+                var frame = FrameHeader.Read(header, limits);
+                if ((frame.Flags & FrameFlags.Response) == 0 || !pending.TryRemove(frame.RequestId, out var request))
+                {
+                    throw new ProtocolViolationException($"Unexpected frame for request id {frame.RequestId} from {RemoteEndPoint}.");
+                }
+
+                if (frame.Opcode != request.Opcode)
+                {
+                    throw new ProtocolViolationException($"Response opcode {frame.Opcode} does not match request opcode {request.Opcode}.");
+                }
+
+                if (request.IsAbandoned)
+                {
+                    await DiscardAsync(frame.BodyLength);
+                    request.Completion.TrySetCanceled();
+                    continue;
+                }
+
+                try
+                {
+                    await request.Sink.ReceiveAsync(frame, stream, closing.Token);
+                    request.Completion.TrySetResult(frame);
+                }
+                catch (ProtocolViolationException error)
+                {
+                    request.Completion.TrySetException(error);
+                    throw;
+                }
+            }
+        }
+        catch (Exception error)
+        {
+            Fail(error is ProtocolViolationException or IOException
+                ? error
+                : new IOException($"Connection to {RemoteEndPoint} failed: {error.Message}", error));
+        }
+    }
+
+    private async ValueTask DiscardAsync(int length)
+    {
+        var scratch = ArrayPool<byte>.Shared.Rent(Math.Min(length, 1 << 20));
+        try
+        {
+            while (length > 0)
+            {
+                var chunk = Math.Min(length, scratch.Length);
+                await stream.ReadExactlyAsync(scratch.AsMemory(0, chunk), closing.Token);
+                length -= chunk;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private void Fail(Exception error)
+    {
+        Interlocked.CompareExchange(ref failure, error, null);
+        foreach (var id in pending.Keys)
+        {
+            if (pending.TryRemove(id, out var request))
+            {
+                request.Completion.TrySetException(failure!);
+            }
+        }
+
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception shutdownError) when (shutdownError is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (failure is not null)
+        {
+            throw failure as IOException ?? new IOException($"Connection to {RemoteEndPoint} is broken: {failure.Message}", failure);
+        }
+
+        ObjectDisposedException.ThrowIf(closing.IsCancellationRequested, this);
+    }
+
+    private sealed class PendingRequest(Opcode opcode, IResponseSink sink)
+    {
+        private volatile bool abandoned;
+
+        public Opcode Opcode { get; } = opcode;
+
+        public IResponseSink Sink { get; } = sink;
+
+        public TaskCompletionSource<FrameHeader> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool IsAbandoned => abandoned;
+
+        public void Abandon()
+        {
+            // The request was sent, so its response will still arrive: the receive loop discards it.
+            abandoned = true;
+            Completion.TrySetCanceled();
+        }
+    }
+}

@@ -1,0 +1,7 @@
+namespace KvTier.Transport.Tcp;
+
+/// <summary>A request frame received by a server. <see cref="Body"/> lives in a pooled buffer that is valid only
+/// until the handler's task completes.</summary>
+/// <param name="Header">The validated header.</param>
+/// <param name="Body">The body bytes.</param>
+public readonly record struct FrameRequest(FrameHeader Header, ReadOnlyMemory<byte> Body);
