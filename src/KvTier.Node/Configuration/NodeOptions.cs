@@ -1,0 +1,109 @@
+namespace KvTier.Node.Configuration;
+
+/// <summary>
+/// Every setting of a cache node, with its production default. Fed by defaults &lt; config file &lt; environment
+/// (KVTIER_ prefix, "__" between levels) &lt; command line, then validated once at start. To add a setting: add a
+/// property with its default and a comment here, a check in <see cref="NodeOptionsValidator"/>, a row in
+/// docs/operations.md, and (if operators type it often) a short switch in the daemon's switch map.
+/// </summary>
+public sealed class NodeOptions
+{
+    /// <summary>Unique node id in the cluster (default: the host name).</summary>
+    public string NodeId { get; set; } = Environment.MachineName;
+
+    /// <summary>Address other machines use to reach this node (default: the data-plane bind address, or the host
+    /// name when that is a wildcard).</summary>
+    public string? AdvertiseAddress { get; set; }
+
+    /// <summary>Data plane (binary protocol over TCP).</summary>
+    public DataPlaneOptions DataPlane { get; set; } = new();
+
+    /// <summary>gRPC control plane (HTTP/2 without TLS unless certificates are configured).</summary>
+    public EndpointOptions ControlPlane { get; set; } = new() { Port = 7481 };
+
+    /// <summary>Prometheus metrics, /healthz and /readyz (HTTP/1.1).</summary>
+    public EndpointOptions Http { get; set; } = new() { Port = 7482 };
+
+    /// <summary>Host arena and NVMe tier.</summary>
+    public NodeStorageOptions Storage { get; set; } = new();
+
+    /// <summary>Where the node publishes its blocks.</summary>
+    public DirectoryOptions Directory { get; set; } = new();
+
+    /// <summary>Leases, reservations and drain timing.</summary>
+    public TimingOptions Timing { get; set; } = new();
+}
+
+/// <summary>A listening endpoint.</summary>
+public class EndpointOptions
+{
+    /// <summary>Address to bind ("0.0.0.0" for every IPv4 interface, "127.0.0.1" for loopback only).</summary>
+    public string Host { get; set; } = "0.0.0.0";
+
+    /// <summary>Port (0 picks a free one, for tests).</summary>
+    public int Port { get; set; }
+}
+
+/// <summary>Data-plane listener and its limits.</summary>
+public sealed class DataPlaneOptions : EndpointOptions
+{
+    /// <summary>Creates the defaults.</summary>
+    public DataPlaneOptions() => Port = 7480;
+
+    /// <summary>Most open connections; more are refused.</summary>
+    public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>Largest frame body accepted.</summary>
+    public ByteSize MaxFrameBody { get; set; } = new(256L << 20);
+
+    /// <summary>Most blocks in one request.</summary>
+    public int MaxBlocksPerRequest { get; set; } = 4096;
+}
+
+/// <summary>Storage engine settings the operator chooses.</summary>
+public sealed class NodeStorageOptions
+{
+    /// <summary>Pinned host arena size.</summary>
+    public ByteSize ArenaSize { get; set; } = new(1L << 30);
+
+    /// <summary>Try reserved huge pages first (falls back to transparent huge pages).</summary>
+    public bool HugePages { get; set; } = true;
+
+    /// <summary>Try to lock the arena in memory (needs CAP_IPC_LOCK or a large enough memlock limit).</summary>
+    public bool LockMemory { get; set; } = true;
+
+    /// <summary>Folder for NVMe segment files; empty for a host-memory-only node.</summary>
+    public string? NvmeDirectory { get; set; }
+
+    /// <summary>Bytes the NVMe tier may use.</summary>
+    public ByteSize NvmeSize { get; set; } = new(16L << 30);
+}
+
+/// <summary>Which directory the node publishes to.</summary>
+public sealed class DirectoryOptions
+{
+    /// <summary>"in-process" (single machine, embedded) or "redis".</summary>
+    public string Kind { get; set; } = "in-process";
+
+    /// <summary>StackExchange.Redis configuration string ("host:port,password=...,ssl=true,user=...").</summary>
+    public string? Redis { get; set; }
+
+    /// <summary>Prefix of every Redis key (several clusters can share one Redis).</summary>
+    public string KeyPrefix { get; set; } = "kvtier";
+
+    /// <summary>How often the node heartbeats its membership.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>Leases, reservations and drain.</summary>
+public sealed class TimingOptions
+{
+    /// <summary>Longest lease a client may take on blocks it reads.</summary>
+    public TimeSpan MaxLease { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest a reservation may wait for its commit.</summary>
+    public TimeSpan MaxReservation { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a drain waits for in-flight reads before exiting anyway.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+}
