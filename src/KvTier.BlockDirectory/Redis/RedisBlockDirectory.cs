@@ -1,0 +1,567 @@
+using System.Buffers.Binary;
+using System.Collections.Immutable;
+using System.Diagnostics;
+using KvTier.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace KvTier.BlockDirectory.Redis;
+
+/// <summary>
+/// The directory on Redis or Redis Cluster. A longest-prefix lookup is one server-side script per span of
+/// <see cref="DirectoryKey.SpanLength"/> keys on a cluster (all spans sent at once: one round trip), and one script
+/// for the whole chain (in chunks of <see cref="KeysPerScript"/>, also sent at once) on a single server.
+/// </summary>
+/// <remarks>
+/// The store being unreachable never throws into reads: they answer <see cref="PrefixLookup.Unavailable"/> (or false /
+/// empty), count it and log one warning per outage; the multiplexer reconnects on its own. Publications made during an
+/// outage are counted and dropped (see <see cref="PublishResult.Dropped"/>). Membership is read into a view that
+/// lookups reuse for <see cref="RedisDirectoryOptions.MembershipCacheTime"/>.
+/// </remarks>
+public sealed class RedisBlockDirectory : IBlockDirectory
+{
+    /// <summary>Most keys handed to one script call; longer batches are split and pipelined.</summary>
+    public const int KeysPerScript = 4096;
+
+    private readonly ConnectionMultiplexer connection;
+    private readonly RedisDirectoryOptions options;
+    private readonly RedisKeys keys;
+    private readonly ILogger logger;
+    private readonly Lock viewGate = new();
+    private MembershipView? view;
+    private Task<MembershipView>? refreshing;
+    private int unavailable;
+
+    private RedisBlockDirectory(ConnectionMultiplexer connection, RedisDirectoryOptions options, ILogger logger)
+    {
+        this.connection = connection;
+        this.options = options;
+        this.logger = logger;
+        keys = new RedisKeys(options.KeyPrefix);
+        connection.ConnectionRestored += (_, args) =>
+            logger.LogInformation("Directory connection to {Endpoint} restored", args.EndPoint);
+    }
+
+    /// <inheritdoc/>
+    public DirectoryCounters Counters { get; } = new();
+
+    /// <summary>The underlying multiplexer (for diagnostics; do not close it).</summary>
+    public IConnectionMultiplexer Connection => connection;
+
+    private IDatabase Database => connection.GetDatabase(options.Database);
+
+    /// <summary>Connects (or keeps trying in the background when Redis is not there yet: reads miss meanwhile).</summary>
+    public static async Task<RedisBlockDirectory> ConnectAsync(RedisDirectoryOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var configuration = options.ToConfiguration();
+        var connection = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        return new RedisBlockDirectory(connection, options, logger ?? NullLogger.Instance);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<PrefixLookup> LookupPrefixAsync(NamespaceId ns, ReadOnlyMemory<BlockKey> chain, LookupOptions options = default,
+        CancellationToken cancellationToken = default)
+    {
+        BatchValidation.CheckLength(chain.Length, nameof(chain));
+        var leaseMilliseconds = BatchValidation.LeaseMilliseconds(options);
+        if (chain.IsEmpty)
+        {
+            return PrefixLookup.Miss;
+        }
+
+        try
+        {
+            var membership = await GetViewAsync().ConfigureAwait(false);
+            var groups = Group(ns, chain.Span);
+            var calls = new Task<RedisResult>[groups.Count];
+            for (var index = 0; index < groups.Count; index++)
+            {
+                calls[index] = Database.ScriptEvaluateAsync(DirectoryScripts.Lookup, groups[index].Keys,
+                    [membership.LiveBlob, membership.LapsedBlob, "p", leaseMilliseconds]);
+            }
+
+            var hits = ImmutableArray.CreateBuilder<BlockHit>();
+            long leaseUntil = 0;
+            var complete = true;
+            for (var index = 0; index < groups.Count; index++)
+            {
+                var reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
+                Counters.AddMalformed((long)reply[0]);
+                if (!complete)
+                {
+                    continue; // a speculative span after the prefix ended; only its malformed count matters
+                }
+
+                leaseUntil = Math.Max(leaseUntil, (long)reply[1]);
+                var group = groups[index];
+                var answered = reply.Length - 2;
+                for (var position = 0; position < answered; position++)
+                {
+                    var locations = ReadLocations((RedisResult[])reply[position + 2]!);
+                    if (locations.IsEmpty)
+                    {
+                        complete = false;
+                        break;
+                    }
+
+                    hits.Add(new BlockHit(chain.Span[group.First + position], locations));
+                }
+
+                complete &= answered == group.Keys.Length;
+            }
+
+            MarkAvailable();
+            return hits.Count == 0
+                ? PrefixLookup.Miss
+                : new PrefixLookup(hits.ToImmutable(),
+                    ReadLeaseUntil: leaseMilliseconds > 0 && leaseUntil > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(leaseUntil) : null);
+        }
+        catch (Exception exception) when (IsStoreFailure(exception))
+        {
+            Degrade(exception);
+            return PrefixLookup.Unavailable;
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool[]> ContainsAsync(NamespaceId ns, IReadOnlyList<DirectoryKey> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        BatchValidation.CheckLength(keys.Count, nameof(keys));
+        var found = new bool[keys.Count];
+        if (keys.Count == 0)
+        {
+            return found;
+        }
+
+        try
+        {
+            var membership = await GetViewAsync().ConfigureAwait(false);
+            var groups = Group(ns, keys);
+            var calls = groups.Select(group => Database.ScriptEvaluateAsync(DirectoryScripts.Lookup, group.Keys,
+                [membership.LiveBlob, membership.LapsedBlob, "e", 0])).ToArray();
+            for (var index = 0; index < groups.Count; index++)
+            {
+                var reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
+                Counters.AddMalformed((long)reply[0]);
+                for (var position = 0; position < groups[index].Keys.Length; position++)
+                {
+                    found[groups[index].Positions[position]] = !ReadLocations((RedisResult[])reply[position + 2]!).IsEmpty;
+                }
+            }
+
+            MarkAvailable();
+        }
+        catch (Exception exception) when (IsStoreFailure(exception))
+        {
+            Degrade(exception);
+            Array.Clear(found);
+        }
+
+        return found;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<PublishResult> PublishAsync(NamespaceId ns, IReadOnlyList<BlockPublication> publications,
+        CancellationToken cancellationToken = default)
+    {
+        BatchValidation.CheckPublications(publications);
+        if (publications.Count == 0)
+        {
+            return new PublishResult(0, 0);
+        }
+
+        var groups = Group(ns, publications.Select(publication => publication.Key).ToArray());
+        var calls = new Task<RedisResult>[groups.Count];
+        for (var index = 0; index < groups.Count; index++)
+        {
+            var group = groups[index];
+            var arguments = new RedisValue[group.Keys.Length * 3];
+            for (var position = 0; position < group.Keys.Length; position++)
+            {
+                var publication = publications[group.Positions[position]];
+                arguments[3 * position] = RecordFormat.NodeField(publication.Location.Node);
+                arguments[(3 * position) + 1] = RecordFormat.LocationPrefix(publication.Location);
+                arguments[(3 * position) + 2] = BatchValidation.TtlMilliseconds(publication.TimeToLive);
+            }
+
+            calls[index] = Database.ScriptEvaluateAsync(DirectoryScripts.Publish, group.Keys, arguments);
+        }
+
+        int published = 0, dropped = 0;
+        for (var index = 0; index < groups.Count; index++)
+        {
+            try
+            {
+                var refused = (int)(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false));
+                Counters.AddMalformed(refused);
+                published += groups[index].Keys.Length - refused;
+                dropped += refused;
+            }
+            catch (Exception exception) when (IsStoreFailure(exception))
+            {
+                Degrade(exception);
+                dropped += groups[index].Keys.Length;
+            }
+        }
+
+        Counters.AddDropped(dropped);
+        return new PublishResult(published, dropped);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<int> UnpublishAsync(NamespaceId ns, NodeId node, IReadOnlyList<DirectoryKey> keys,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        BatchValidation.CheckLength(keys.Count, nameof(keys));
+        if (keys.Count == 0)
+        {
+            return 0;
+        }
+
+        var field = RecordFormat.NodeField(node);
+        var calls = Group(ns, keys).Select(group => Database.ScriptEvaluateAsync(DirectoryScripts.Unpublish, group.Keys, [field])).ToArray();
+        var removed = 0;
+        foreach (var call in calls)
+        {
+            removed += (int)(await call.WaitAsync(cancellationToken).ConfigureAwait(false));
+        }
+
+        return removed;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<long> RemoveNodeEntriesAsync(NodeId node, CancellationToken cancellationToken = default)
+    {
+        var field = (RedisValue)RecordFormat.NodeField(node);
+        return await ForEachKeyAsync(keys.AllBlocksPattern, async key => await Database.HashDeleteAsync(key, field).ConfigureAwait(false) ? 1 : 0,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<long> RemoveNamespaceAsync(NamespaceId ns, CancellationToken cancellationToken = default) =>
+        await ForEachKeyAsync(keys.NamespacePattern(ns), async key => await Database.KeyDeleteAsync(key).ConfigureAwait(false) ? 1 : 0,
+            cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc/>
+    public async ValueTask<DateTimeOffset?[]> GetReadLeasesAsync(NamespaceId ns, IReadOnlyList<DirectoryKey> keys,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        BatchValidation.CheckLength(keys.Count, nameof(keys));
+        var leases = new DateTimeOffset?[keys.Count];
+        try
+        {
+            var groups = Group(ns, keys);
+            var calls = groups.Select(group => Database.ScriptEvaluateAsync(DirectoryScripts.Leases, group.Keys)).ToArray();
+            for (var index = 0; index < groups.Count; index++)
+            {
+                var reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
+                for (var position = 0; position < reply.Length; position++)
+                {
+                    var until = (long)reply[position];
+                    leases[groups[index].Positions[position]] = until > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(until) : null;
+                }
+            }
+        }
+        catch (Exception exception) when (IsStoreFailure(exception))
+        {
+            Degrade(exception);
+            Array.Clear(leases);
+        }
+
+        return leases;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask RegisterNodeAsync(NodeInfo node, TimeSpan heartbeatTtl, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        node.Validate();
+        BatchValidation.CheckHeartbeatTtl(heartbeatTtl);
+        await Database.ScriptEvaluateAsync(DirectoryScripts.Register, [keys.Registry, keys.Node(node.Id)],
+            [RecordFormat.NodeField(node.Id), RecordFormat.EncodeNode(node), TtlOf(heartbeatTtl)]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        InvalidateView();
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<bool> HeartbeatAsync(NodeId node, long freeBytes, TimeSpan heartbeatTtl, CancellationToken cancellationToken = default)
+    {
+        BatchValidation.CheckHeartbeatTtl(heartbeatTtl);
+        ArgumentOutOfRangeException.ThrowIfNegative(freeBytes);
+        var free = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(free, freeBytes);
+        var outcome = (int)await Database.ScriptEvaluateAsync(DirectoryScripts.Heartbeat, [keys.Node(node)], [free, TtlOf(heartbeatTtl)])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return outcome switch
+        {
+            1 => true,
+            0 => false,
+            -1 => throw new ArgumentOutOfRangeException(nameof(freeBytes), freeBytes, $"Node {node}: free bytes exceed its registered capacity."),
+            _ => throw new InvalidDataException($"Node {node}: the registry holds a record this directory cannot read; register the node again."),
+        };
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DeregisterNodeAsync(NodeId node, CancellationToken cancellationToken = default)
+    {
+        await Database.ScriptEvaluateAsync(DirectoryScripts.Deregister, [keys.Registry, keys.Node(node)], [RecordFormat.NodeField(node)])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        InvalidateView();
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<IReadOnlyList<NodeInfo>> GetLiveNodesAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return (await ReadMembershipAsync().WaitAsync(cancellationToken).ConfigureAwait(false)).Live;
+        }
+        catch (Exception exception) when (IsStoreFailure(exception))
+        {
+            Degrade(exception);
+            return [];
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<SweepResult> SweepAsync(CancellationToken cancellationToken = default)
+    {
+        var membership = await ReadMembershipAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var removed = await ForEachKeyAsync(keys.AllBlocksPattern,
+            async key => (long)await Database.ScriptEvaluateAsync(DirectoryScripts.Sweep, [key], [membership.LiveBlob]).ConfigureAwait(false),
+            cancellationToken).ConfigureAwait(false);
+        var lapsed = 0;
+        if (membership.Lapsed.Count > 0)
+        {
+            RedisValue[] arguments = [keys.NodeKeyBase, .. membership.Lapsed.Select(id => (RedisValue)RecordFormat.NodeField(id))];
+            lapsed = (int)await Database.ScriptEvaluateAsync(DirectoryScripts.ForgetLapsed, [keys.Registry], arguments)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        InvalidateView();
+        return new SweepResult(lapsed, removed);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync() => await connection.DisposeAsync().ConfigureAwait(false);
+
+    private static long TtlOf(TimeSpan ttl) => (long)Math.Ceiling(ttl.TotalMilliseconds);
+
+    private static bool IsStoreFailure(Exception exception) =>
+        exception is RedisException or TimeoutException or ObjectDisposedException;
+
+    private ImmutableArray<BlockLocation> ReadLocations(RedisResult[] flat)
+    {
+        if (flat.Length == 0)
+        {
+            return [];
+        }
+
+        var locations = ImmutableArray.CreateBuilder<BlockLocation>(flat.Length / 2);
+        for (var index = 0; index + 1 < flat.Length; index += 2)
+        {
+            if (RecordFormat.TryReadLocation((byte[])flat[index]!, (byte[])flat[index + 1]!, out var location))
+            {
+                locations.Add(location);
+            }
+            else
+            {
+                Counters.AddMalformed(1);
+            }
+        }
+
+        return LocationOrder.Sort(locations);
+    }
+
+    /// <summary>Splits keys into script calls: by hash slot tag (namespace, anchor) on a cluster, in order and
+    /// consecutive positions; in plain chunks on a single server.</summary>
+    private List<KeyGroup> Group(NamespaceId ns, ReadOnlySpan<BlockKey> chain)
+    {
+        var groups = new List<KeyGroup>();
+        var span = IsCluster ? DirectoryKey.SpanLength : KeysPerScript;
+        for (var first = 0; first < chain.Length; first += span)
+        {
+            var count = Math.Min(span, chain.Length - first);
+            var groupKeys = new RedisKey[count];
+            for (var position = 0; position < count; position++)
+            {
+                var index = first + position;
+                groupKeys[position] = keys.Block(ns, chain[index - (index % DirectoryKey.SpanLength)].High, chain[index]);
+            }
+
+            groups.Add(new KeyGroup(first, groupKeys, null!));
+        }
+
+        return groups;
+    }
+
+    private List<KeyGroup> Group(NamespaceId ns, IReadOnlyList<DirectoryKey> directoryKeys)
+    {
+        var groups = new List<KeyGroup>();
+        if (IsCluster)
+        {
+            foreach (var tag in Enumerable.Range(0, directoryKeys.Count).GroupBy(index => directoryKeys[index].Anchor.High))
+            {
+                foreach (var chunk in tag.Chunk(KeysPerScript))
+                {
+                    groups.Add(new KeyGroup(0, [.. chunk.Select(index => keys.Block(ns, directoryKeys[index]))], chunk));
+                }
+            }
+        }
+        else
+        {
+            foreach (var chunk in Enumerable.Range(0, directoryKeys.Count).Chunk(KeysPerScript))
+            {
+                groups.Add(new KeyGroup(0, [.. chunk.Select(index => keys.Block(ns, directoryKeys[index]))], chunk));
+            }
+        }
+
+        return groups;
+    }
+
+    private bool IsCluster
+    {
+        get
+        {
+            // Until a server has answered, assume a cluster: per-slot grouping is correct on both kinds.
+            foreach (var server in connection.GetServers())
+            {
+                if (server.IsConnected)
+                {
+                    return server.ServerType == ServerType.Cluster;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    private Task<MembershipView> GetViewAsync()
+    {
+        lock (viewGate)
+        {
+            if (view is { } current && Stopwatch.GetElapsedTime(current.TakenAtTimestamp) < options.MembershipCacheTime)
+            {
+                return Task.FromResult(current);
+            }
+
+            if (refreshing is null || refreshing.IsCompleted)
+            {
+                refreshing = RefreshViewAsync();
+            }
+
+            return refreshing;
+        }
+    }
+
+    private async Task<MembershipView> RefreshViewAsync()
+    {
+        var fresh = await ReadMembershipAsync().ConfigureAwait(false);
+        lock (viewGate)
+        {
+            view = fresh;
+        }
+
+        return fresh;
+    }
+
+    private void InvalidateView()
+    {
+        lock (viewGate)
+        {
+            view = null;
+        }
+    }
+
+    private async Task<MembershipView> ReadMembershipAsync()
+    {
+        var taken = Stopwatch.GetTimestamp();
+        var reply = (RedisResult[])(await Database.ScriptEvaluateAsync(DirectoryScripts.Members, [keys.Registry], [keys.NodeKeyBase])
+            .ConfigureAwait(false))!;
+        var live = new List<NodeInfo>();
+        var lapsed = new List<NodeId>();
+        for (var index = 0; index + 1 < reply.Length; index += 2)
+        {
+            var field = (byte[])reply[index]!;
+            var record = (byte[]?)reply[index + 1];
+            if (record is null)
+            {
+                if (field.Length == 8)
+                {
+                    lapsed.Add(new NodeId(BinaryPrimitives.ReadUInt64BigEndian(field)));
+                }
+            }
+            else if (RecordFormat.TryReadNode(field, record, out var node))
+            {
+                live.Add(node!);
+            }
+            else
+            {
+                Counters.AddMalformed(1);
+                logger.LogWarning("Directory registry holds an unreadable node record ({Length} bytes); the node is treated as absent",
+                    record.Length);
+            }
+        }
+
+        live.Sort((left, right) => left.Id.Value.CompareTo(right.Id.Value));
+        return new MembershipView(live, lapsed, taken);
+    }
+
+    private async Task<long> ForEachKeyAsync(string pattern, Func<RedisKey, Task<long>> action, CancellationToken cancellationToken)
+    {
+        long total = 0;
+        foreach (var server in connection.GetServers())
+        {
+            if (server.IsReplica)
+            {
+                continue;
+            }
+
+            if (!server.IsConnected)
+            {
+                throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None,
+                    $"Redis server {server.EndPoint} is not connected; the directory scan cannot cover it.");
+            }
+
+            var pending = new List<Task<long>>();
+            await foreach (var key in server.KeysAsync(options.Database, pattern, pageSize: 1000).WithCancellation(cancellationToken))
+            {
+                pending.Add(action(key));
+                if (pending.Count >= 1000)
+                {
+                    total += (await Task.WhenAll(pending).ConfigureAwait(false)).Sum();
+                    pending.Clear();
+                }
+            }
+
+            total += (await Task.WhenAll(pending).ConfigureAwait(false)).Sum();
+        }
+
+        return total;
+    }
+
+    private void MarkAvailable()
+    {
+        if (Interlocked.Exchange(ref unavailable, 0) == 1)
+        {
+            logger.LogInformation("Directory store reachable again; lookups answer normally");
+        }
+    }
+
+    private void Degrade(Exception exception)
+    {
+        Counters.AddDegradedRead();
+        if (Interlocked.Exchange(ref unavailable, 1) == 0)
+        {
+            logger.LogWarning(exception, "Directory store unreachable; lookups answer misses until it is back");
+        }
+    }
+
+    /// <summary>One script call: its keys, the position of its first key in the chain (chain groups) or each key's
+    /// position in the caller's list (list groups).</summary>
+    private sealed record KeyGroup(int First, RedisKey[] Keys, int[] Positions);
+}
