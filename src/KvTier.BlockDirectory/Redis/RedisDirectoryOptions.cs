@@ -3,7 +3,7 @@ using StackExchange.Redis;
 namespace KvTier.BlockDirectory.Redis;
 
 /// <summary>How <see cref="RedisBlockDirectory"/> reaches its Redis (a single server or a cluster).</summary>
-public sealed class RedisDirectoryOptions
+public sealed record RedisDirectoryOptions
 {
     /// <summary>Comma-separated host:port list; for a cluster, any subset of its masters.</summary>
     public required string Endpoints { get; init; }
