@@ -29,7 +29,9 @@ internal static class DirectoryScripts
     /// KEYS: block keys (chain order for prefix mode). ARGV[1]: live nodes as 16-byte (id, epoch) pairs;
     /// ARGV[2]: lapsed node ids (8 bytes each), whose entries are deleted on sight; ARGV[3]: 'p' (stop at the first key
     /// without a visible entry) or 'e' (answer every key); ARGV[4]: read lease in ms (0: none).
-    /// Returns { malformed count, lease-until ms or 0, {field, value, ...} per answered key }.
+    /// Returns { malformed count, lease-until ms or 0, answers }: answers is one string holding, per answered key, a
+    /// count byte n and n visible entries of 30 bytes (8-byte node field, 22-byte record); one bulk string keeps the
+    /// reply cheap to build here and to parse in the client.
     /// </summary>
     public const string Lookup = Helpers + """
 
@@ -40,12 +42,13 @@ internal static class DirectoryScripts
         for i = 1, #blob, 8 do lapsed[string.sub(blob, i, i + 7)] = true end
         local prefix_mode = ARGV[3] == 'p'
         local lease = tonumber(ARGV[4])
+        local never = string.rep('\0', 8)
         local now = now_ms()
         local malformed, lease_until = 0, 0
-        local out = { 0, 0 }
+        local parts = {}
         for k = 1, #KEYS do
           local key = KEYS[k]
-          local visible = {}
+          local visible, count = {}, 0
           local r = redis.pcall('HGETALL', key)
           if failed(r) then
             malformed = malformed + 1
@@ -56,12 +59,12 @@ internal static class DirectoryScripts
                 if #v ~= 22 or string.byte(v, 1) ~= 1 then
                   malformed = malformed + 1
                 else
-                  local expires = be8(v, 15)
-                  if (expires ~= 0 and expires <= now) or lapsed[f] then
+                  local expiry = string.sub(v, 15, 22)
+                  if (expiry ~= never and be8(expiry, 1) <= now) or lapsed[f] then
                     redis.call('HDEL', key, f)
-                  elseif live[f] == string.sub(v, 7, 14) then
-                    visible[#visible + 1] = f
-                    visible[#visible + 1] = v
+                  elseif live[f] == string.sub(v, 7, 14) and count < 255 then
+                    count = count + 1
+                    visible[count] = f .. v
                   end
                 end
               elseif f ~= 'L' then
@@ -69,19 +72,18 @@ internal static class DirectoryScripts
               end
             end
           end
-          if #visible == 0 and prefix_mode then break end
-          if #visible > 0 and lease > 0 then
+          if count == 0 and prefix_mode then break end
+          if count > 0 and lease > 0 then
             local current = redis.call('HGET', key, 'L')
             local until_ms = now + lease
             if current and #current == 8 and be8(current, 1) > until_ms then until_ms = be8(current, 1) end
             redis.call('HSET', key, 'L', to8(until_ms))
             if until_ms > lease_until then lease_until = until_ms end
           end
-          out[#out + 1] = visible
+          parts[#parts + 1] = string.char(count)
+          if count > 0 then parts[#parts + 1] = table.concat(visible) end
         end
-        out[1] = malformed
-        out[2] = lease_until
-        return out
+        return { malformed, lease_until, table.concat(parts) }
         """;
 
     /// <summary>KEYS: block keys; ARGV: per key (node field, 14-byte location prefix, ttl ms or 0). Returns the count of

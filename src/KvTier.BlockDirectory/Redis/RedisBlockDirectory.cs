@@ -96,17 +96,20 @@ public sealed class RedisBlockDirectory : IBlockDirectory
 
                 leaseUntil = Math.Max(leaseUntil, (long)reply[1]);
                 var group = groups[index];
-                var answered = reply.Length - 2;
-                for (var position = 0; position < answered; position++)
+                var answers = (byte[])reply[2]!;
+                var offset = 0;
+                var answered = 0;
+                while (offset < answers.Length)
                 {
-                    var locations = ReadLocations((RedisResult[])reply[position + 2]!);
+                    var locations = ReadLocations(answers, ref offset);
                     if (locations.IsEmpty)
                     {
                         complete = false;
                         break;
                     }
 
-                    hits.Add(new BlockHit(chain.Span[group.First + position], locations));
+                    hits.Add(new BlockHit(chain.Span[group.First + answered], locations));
+                    answered++;
                 }
 
                 complete &= answered == group.Keys.Length;
@@ -146,9 +149,11 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             {
                 var reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
                 Counters.AddMalformed((long)reply[0]);
+                var answers = (byte[])reply[2]!;
+                var offset = 0;
                 for (var position = 0; position < groups[index].Keys.Length; position++)
                 {
-                    found[groups[index].Positions[position]] = !ReadLocations((RedisResult[])reply[position + 2]!).IsEmpty;
+                    found[groups[index].Positions[position]] = !ReadLocations(answers, ref offset).IsEmpty;
                 }
             }
 
@@ -354,17 +359,21 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     private static bool IsStoreFailure(Exception exception) =>
         exception is RedisException or TimeoutException or ObjectDisposedException;
 
-    private ImmutableArray<BlockLocation> ReadLocations(RedisResult[] flat)
+    /// <summary>Reads one key's answer (count byte, then 30-byte entries) at <paramref name="offset"/> and moves past it.
+    /// Entries that are not valid records are counted as malformed and left out.</summary>
+    private ImmutableArray<BlockLocation> ReadLocations(byte[] answers, ref int offset)
     {
-        if (flat.Length == 0)
+        var count = answers[offset++];
+        if (count == 0)
         {
             return [];
         }
 
-        var locations = ImmutableArray.CreateBuilder<BlockLocation>(flat.Length / 2);
-        for (var index = 0; index + 1 < flat.Length; index += 2)
+        var locations = ImmutableArray.CreateBuilder<BlockLocation>(count);
+        for (var entry = 0; entry < count; entry++, offset += 30)
         {
-            if (RecordFormat.TryReadLocation((byte[])flat[index]!, (byte[])flat[index + 1]!, out var location))
+            var bytes = answers.AsSpan(offset, 30);
+            if (RecordFormat.TryReadLocation(bytes[..8], bytes[8..], out var location))
             {
                 locations.Add(location);
             }
@@ -374,7 +383,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             }
         }
 
-        return LocationOrder.Sort(locations);
+        return locations.Count == 1 ? [locations[0]] : LocationOrder.Sort(locations);
     }
 
     /// <summary>Splits keys into script calls: by hash slot tag (namespace, anchor) on a cluster, in order and
@@ -440,18 +449,29 @@ public sealed class RedisBlockDirectory : IBlockDirectory
         }
     }
 
+    /// <summary>The membership view for a lookup. A stale view is still used while one refresh runs in the background
+    /// (stale-while-revalidate), so lookups stay one round trip; with a cache time of zero every lookup waits for a
+    /// fresh read.</summary>
     private Task<MembershipView> GetViewAsync()
     {
         lock (viewGate)
         {
-            if (view is { } current && Stopwatch.GetElapsedTime(current.TakenAtTimestamp) < options.MembershipCacheTime)
+            var current = view;
+            if (current is not null && Stopwatch.GetElapsedTime(current.TakenAtTimestamp) < options.MembershipCacheTime)
             {
                 return Task.FromResult(current);
             }
 
-            if (refreshing is null || refreshing.IsCompleted)
+            if (refreshing is null || refreshing.IsCompleted || options.MembershipCacheTime == TimeSpan.Zero)
             {
                 refreshing = RefreshViewAsync();
+            }
+
+            if (current is not null && options.MembershipCacheTime > TimeSpan.Zero)
+            {
+                _ = refreshing.ContinueWith(static task => _ = task.Exception, CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return Task.FromResult(current);
             }
 
             return refreshing;
