@@ -51,6 +51,23 @@ public sealed class RedisOptionsTests
     }
 
     [Fact]
+    public async Task A_tls_only_server_is_used_over_tls_with_a_private_certificate_authority()
+    {
+        using var tls = TestCertificates.Create();
+        using var server = await TestRedisServer.StartAsync("--port", "0", "--tls-port", "{port}", "--tls-cert-file", tls.CertificatePath,
+            "--tls-key-file", tls.KeyPath, "--tls-ca-cert-file", tls.CertificatePath, "--tls-auth-clients", "no");
+
+        await using var directory = await RedisBlockDirectory.ConnectAsync(RedisTestOptions.Isolated(server.Endpoint) with
+        {
+            UseTls = true,
+            TlsHost = "localhost",
+            TlsTrustedIssuerPath = tls.CertificatePath,
+        });
+
+        await RoundTripAsync(directory, TestChains.NewNamespace(), TestChains.NewChain(3));
+    }
+
+    [Fact]
     public void Settings_map_onto_the_client_configuration()
     {
         var configuration = new RedisDirectoryOptions

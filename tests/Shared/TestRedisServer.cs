@@ -32,7 +32,7 @@ internal sealed class TestRedisServer : IDisposable
     /// <summary>Whether the process is running.</summary>
     public bool IsRunning => process is { HasExited: false };
 
-    /// <summary>Starts a server, or skips the test when redis-server does not exist here and the test is not run by
+    /// <summary>Starts a server (an argument "{port}" is replaced by the chosen port, e.g. for --tls-port), or skips the test when redis-server does not exist here and the test is not run by
     /// <c>./build.sh test</c> (which installs it, so there a missing binary is a failure).</summary>
     public static async Task<TestRedisServer> StartAsync(params string[] extraArguments)
     {
@@ -60,7 +60,8 @@ internal sealed class TestRedisServer : IDisposable
             UseShellExecute = false,
         };
         foreach (var argument in (string[])["--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                     "--dir", directory, "--logfile", Path.Combine(directory, "redis.log"), "--daemonize", "no", .. extraArguments])
+                     "--dir", directory, "--logfile", Path.Combine(directory, "redis.log"), "--daemonize", "no",
+                     .. extraArguments.Select(argument => argument.Replace("{port}", Port.ToString(), StringComparison.Ordinal))])
         {
             start.ArgumentList.Add(argument);
         }

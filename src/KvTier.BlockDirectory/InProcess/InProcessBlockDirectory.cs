@@ -321,6 +321,13 @@ public sealed class InProcessBlockDirectory : IBlockDirectory
         {
             lock (gate)
             {
+                if (copies.Count == 1 && copies[0].ExpiresAt == 0 && leaseMilliseconds == 0
+                    && nodes.TryGetValue(copies[0].Location.Node, out var only)
+                    && only.HeartbeatDeadline > now && only.Info.Epoch == copies[0].Location.Epoch)
+                {
+                    return [copies[0].Location]; // the common case, one live copy: no builder, no sort
+                }
+
                 var live = ImmutableArray.CreateBuilder<BlockLocation>(copies.Count);
                 for (var index = copies.Count - 1; index >= 0; index--)
                 {

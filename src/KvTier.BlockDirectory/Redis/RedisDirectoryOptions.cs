@@ -20,6 +20,10 @@ public sealed record RedisDirectoryOptions
     /// <summary>The host name the server's TLS certificate must name; null: the endpoint's host.</summary>
     public string? TlsHost { get; init; }
 
+    /// <summary>PEM file of a private certificate authority that issued the server's TLS certificate; null: the
+    /// system's trusted roots.</summary>
+    public string? TlsTrustedIssuerPath { get; init; }
+
     /// <summary>Database index on a single server (a cluster has only database 0).</summary>
     public int Database { get; init; }
 
@@ -86,6 +90,11 @@ public sealed record RedisDirectoryOptions
         configuration.Password = Password;
         configuration.Ssl = UseTls;
         configuration.SslHost = TlsHost;
+        if (TlsTrustedIssuerPath is not null)
+        {
+            configuration.TrustIssuer(TlsTrustedIssuerPath);
+        }
+
         configuration.DefaultDatabase = Database;
         configuration.AbortOnConnectFail = false;
         configuration.ConnectTimeout = (int)ConnectTimeout.TotalMilliseconds;
