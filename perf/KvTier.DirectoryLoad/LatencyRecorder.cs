@@ -5,9 +5,12 @@ namespace KvTier.DirectoryLoad;
 /// <summary>Runs an operation from several workers for a fixed time and reports rate and latency percentiles.</summary>
 internal static class LatencyRecorder
 {
+    /// <summary>Operations run before measuring (JIT, connection, script cache).</summary>
+    public const int WarmUpOperations = 200;
+
     public static async Task<LoadFigures> RunAsync(Func<ValueTask> operation, int concurrency, TimeSpan duration)
     {
-        for (var warm = 0; warm < 200; warm++)
+        for (var warm = 0; warm < WarmUpOperations; warm++)
         {
             await operation();
         }

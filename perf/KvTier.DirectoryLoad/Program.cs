@@ -58,8 +58,8 @@ try
     await using var inProcess = new InProcessBlockDirectory();
 
     Console.WriteLine();
-    Console.WriteLine("| directory | chain | c | lookups/s | p50 µs | p99 µs | p99.9 µs | commands/lookup |");
-    Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+    Console.WriteLine("| directory | chain | c | lookups/s | p50 µs | p99 µs | p99.9 µs | commands/lookup | server µs/lookup |");
+    Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     foreach (var length in new[] { 8, 64, 512 })
     {
         foreach (var (name, directory) in new (string, IBlockDirectory)[] { ("redis", redis), ("in-process", inProcess) })
@@ -68,12 +68,22 @@ try
             var lookup = () => Check(directory.LookupPrefixAsync(ns, chain), length);
             foreach (var inFlight in new[] { 1, concurrency })
             {
-                var before = name == "redis" ? await ScriptCallsAsync(server) : 0;
+                if (name == "redis")
+                {
+                    await server.ExecuteAsync("CONFIG", "RESETSTAT");
+                }
+
                 var figures = await LatencyRecorder.RunAsync(lookup, inFlight, seconds);
-                var commands = name == "redis"
-                    ? ((await ScriptCallsAsync(server) - before) / (double)(figures.Operations + (200 * 1))).ToString("0.00", CultureInfo.InvariantCulture)
-                    : "-";
-                Console.WriteLine($"| {name} | {length} | {inFlight} | {figures.PerSecond:N0} | {figures.P50Micros:0.0} | {figures.P99Micros:0.0} | {figures.P999Micros:0.0} | {commands} |");
+                var (commands, serverMicros) = ("-", "-");
+                if (name == "redis")
+                {
+                    var (calls, micros) = await ScriptCallsAsync(server);
+                    var lookups = figures.Operations + LatencyRecorder.WarmUpOperations;
+                    commands = (calls / (double)lookups).ToString("0.00", CultureInfo.InvariantCulture);
+                    serverMicros = (micros / (double)lookups).ToString("0.0", CultureInfo.InvariantCulture);
+                }
+
+                Console.WriteLine($"| {name} | {length} | {inFlight} | {figures.PerSecond:N0} | {figures.P50Micros:0.0} | {figures.P99Micros:0.0} | {figures.P999Micros:0.0} | {commands} | {serverMicros} |");
             }
         }
     }
@@ -109,11 +119,14 @@ static async Task<(NamespaceId, BlockKey[])> PublishedChainAsync(IBlockDirectory
     return (ns, chain);
 }
 
-// Counts script calls (the lookup's only commands; the commands a script runs are counted separately by Redis).
-static async Task<long> ScriptCallsAsync(IServer server)
+// Script calls (the lookup's only commands; the commands a script runs are counted separately by Redis) and the
+// server time they took, from INFO commandstats.
+static async Task<(long Calls, long Micros)> ScriptCallsAsync(IServer server)
 {
     var text = (string)(await server.ExecuteAsync("INFO", "commandstats"))!;
-    return Regex.Matches(text, @"cmdstat_(evalsha|eval):calls=(\d+)").Sum(match => long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture));
+    var matches = Regex.Matches(text, @"cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)");
+    return (matches.Sum(match => long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture)),
+        matches.Sum(match => long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture)));
 }
 
 static string RedisBenchmark(string host, string port, int clients)

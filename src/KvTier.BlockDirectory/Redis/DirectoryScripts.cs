@@ -3,7 +3,9 @@ namespace KvTier.BlockDirectory.Redis;
 /// <summary>
 /// Server-side Lua scripts. Every block script touches only the keys it is given, and the client gives it keys of one
 /// hash slot (one span) on a cluster, so the scripts run unchanged on a single server and on a cluster. Times come
-/// from the server clock (TIME), so writers with skewed clocks agree on expiry.
+/// from the server clock (TIME), so writers with skewed clocks agree on expiry. A block is one string (see
+/// <see cref="RecordFormat"/>): a lookup reads all its keys with one MGET, because a Redis call from Lua costs far more
+/// than the Lua work on the value.
 /// </summary>
 internal static class DirectoryScripts
 {
@@ -22,7 +24,28 @@ internal static class DirectoryScripts
           local t = redis.call('TIME')
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
-        local function failed(r) return type(r) == 'table' and r.err ~= nil end
+        local never = string.rep('\0', 8)
+        -- A block value: [version 1][lease-until ms:8][count:1] then count entries of 29 bytes:
+        -- [node:8][tier:1][size:4][epoch:8][expires-at ms:8]. Returns the entry count, or nil when it is not ours.
+        local function entries(v)
+          if #v < 10 or string.byte(v, 1) ~= 1 then return nil end
+          local n = string.byte(v, 10)
+          if #v ~= 10 + 29 * n then return nil end
+          return n
+        end
+        local function expired(v, at, now)
+          local a, b, c, d, e, f, g, h = string.byte(v, at + 21, at + 28)
+          if a + b + c + d + e + f + g + h == 0 then return false end -- no TTL: the common case, no string made
+          return be8(v, at + 21) <= now
+        end
+        -- Writes the kept entries back (keeping the key's TTL), or deletes the key when none is left.
+        local function store(key, header, kept)
+          if #kept == 0 then
+            redis.call('DEL', key)
+          else
+            redis.call('SET', key, header .. string.char(#kept) .. table.concat(kept), 'KEEPTTL')
+          end
+        end
         """;
 
     /// <summary>
@@ -30,8 +53,7 @@ internal static class DirectoryScripts
     /// ARGV[2]: lapsed node ids (8 bytes each), whose entries are deleted on sight; ARGV[3]: 'p' (stop at the first key
     /// without a visible entry) or 'e' (answer every key); ARGV[4]: read lease in ms (0: none).
     /// Returns { malformed count, lease-until ms or 0, answers }: answers is one string holding, per answered key, a
-    /// count byte n and n visible entries of 30 bytes (8-byte node field, 22-byte record); one bulk string keeps the
-    /// reply cheap to build here and to parse in the client.
+    /// count byte n and n visible 29-byte entries.
     /// </summary>
     public const string Lookup = Helpers + """
 
@@ -42,72 +64,108 @@ internal static class DirectoryScripts
         for i = 1, #blob, 8 do lapsed[string.sub(blob, i, i + 7)] = true end
         local prefix_mode = ARGV[3] == 'p'
         local lease = tonumber(ARGV[4])
-        local never = string.rep('\0', 8)
         local now = now_ms()
         local malformed, lease_until = 0, 0
+        local values = redis.call('MGET', unpack(KEYS))
         local parts = {}
         for k = 1, #KEYS do
-          local key = KEYS[k]
-          local visible, count = {}, 0
-          local r = redis.pcall('HGETALL', key)
-          if failed(r) then
-            malformed = malformed + 1
-          else
-            for j = 1, #r, 2 do
-              local f, v = r[j], r[j + 1]
-              if #f == 8 then
-                if #v ~= 22 or string.byte(v, 1) ~= 1 then
-                  malformed = malformed + 1
-                else
-                  local expiry = string.sub(v, 15, 22)
-                  if (expiry ~= never and be8(expiry, 1) <= now) or lapsed[f] then
-                    redis.call('HDEL', key, f)
-                  elseif live[f] == string.sub(v, 7, 14) and count < 255 then
-                    count = count + 1
-                    visible[count] = f .. v
-                  end
+          local v = values[k]
+          local count, answer = 0, nil
+          if v then
+            local n = entries(v)
+            if not n then
+              malformed = malformed + 1
+            else
+              -- First pass: which entries are visible, and whether any must be deleted (expired, lapsed node).
+              local dirty, shown = false, {}
+              for i = 0, n - 1 do
+                local at = 11 + 29 * i
+                local node = string.sub(v, at, at + 7)
+                if expired(v, at, now) or lapsed[node] then
+                  dirty = true
+                elseif live[node] == string.sub(v, at + 13, at + 20) then
+                  count = count + 1
+                  shown[i] = true
                 end
-              elseif f ~= 'L' then
-                malformed = malformed + 1
+              end
+              if count == n then
+                answer = string.sub(v, 11) -- every entry visible: one copy, no per-entry strings
+              elseif count > 0 then
+                local parts_of_key = {}
+                for i = 0, n - 1 do
+                  if shown[i] then parts_of_key[#parts_of_key + 1] = string.sub(v, 11 + 29 * i, 39 + 29 * i) end
+                end
+                answer = table.concat(parts_of_key)
+              end
+              local header = string.sub(v, 1, 9)
+              if count > 0 and lease > 0 then
+                local until_ms = now + lease
+                local current = be8(v, 2)
+                if current > until_ms then until_ms = current end
+                if until_ms > lease_until then lease_until = until_ms end
+                header = string.char(1) .. to8(until_ms)
+                dirty = true
+              end
+              if dirty then
+                local kept = {}
+                for i = 0, n - 1 do
+                  local at = 11 + 29 * i
+                  if not (expired(v, at, now) or lapsed[string.sub(v, at, at + 7)]) then kept[#kept + 1] = string.sub(v, at, at + 28) end
+                end
+                store(KEYS[k], header, kept)
               end
             end
           end
           if count == 0 and prefix_mode then break end
-          if count > 0 and lease > 0 then
-            local current = redis.call('HGET', key, 'L')
-            local until_ms = now + lease
-            if current and #current == 8 and be8(current, 1) > until_ms then until_ms = be8(current, 1) end
-            redis.call('HSET', key, 'L', to8(until_ms))
-            if until_ms > lease_until then lease_until = until_ms end
-          end
           parts[#parts + 1] = string.char(count)
-          if count > 0 then parts[#parts + 1] = table.concat(visible) end
+          if answer then parts[#parts + 1] = answer end
         end
         return { malformed, lease_until, table.concat(parts) }
         """;
 
-    /// <summary>KEYS: block keys; ARGV: per key (node field, 14-byte location prefix, ttl ms or 0). Returns the count of
-    /// keys that hold something other than our hash (not written).</summary>
+    /// <summary>KEYS: block keys; ARGV: per key (29-byte entry whose expiry is filled in here, ttl ms or 0). Returns the
+    /// count of keys that hold something that is not our record (not written).</summary>
     public const string Publish = Helpers + """
 
         local now = now_ms()
         local refused = 0
         for k = 1, #KEYS do
-          local key, field, record, ttl = KEYS[k], ARGV[3 * k - 2], ARGV[3 * k - 1], tonumber(ARGV[3 * k])
+          local key, entry, ttl = KEYS[k], ARGV[2 * k - 1], tonumber(ARGV[2 * k])
           local expires = 0
           if ttl > 0 then expires = now + ttl end
-          local r = redis.pcall('HSET', key, field, record .. to8(expires))
-          if failed(r) then
-            refused = refused + 1
-          elseif ttl == 0 then
-            redis.call('PERSIST', key)
+          entry = string.sub(entry, 1, 21) .. to8(expires)
+          local node = string.sub(entry, 1, 8)
+          local v = redis.pcall('GET', key)
+          if type(v) == 'table' then
+            refused = refused + 1 -- a key of another type: not ours
           else
-            -- The key must outlive its longest-lived entry: entries without a TTL keep it persistent.
-            local at = redis.call('PEXPIRETIME', key)
-            if at == -1 and redis.call('HLEN', key) == 1 then
-              redis.call('PEXPIREAT', key, expires)
-            elseif at > 0 and expires > at then
-              redis.call('PEXPIREAT', key, expires)
+            local header, kept, n = string.char(1) .. never, {}, 0
+            if v then n = entries(v) end
+            if not n then
+              refused = refused + 1
+            else
+              if v then
+                header = string.sub(v, 1, 9)
+                for i = 0, n - 1 do
+                  local at = 11 + 29 * i
+                  if string.sub(v, at, at + 7) ~= node and not expired(v, at, now) then
+                    kept[#kept + 1] = string.sub(v, at, at + 28)
+                  end
+                end
+              end
+              if #kept < 255 then
+                kept[#kept + 1] = entry
+                store(key, header, kept)
+                -- The key must outlive its longest-lived entry: an entry without a TTL makes it persistent.
+                if ttl == 0 then
+                  redis.call('PERSIST', key)
+                else
+                  local at = redis.call('PEXPIRETIME', key)
+                  if (at == -1 and not v) or (at > 0 and expires > at) then redis.call('PEXPIREAT', key, expires) end
+                end
+              else
+                refused = refused + 1
+              end
             end
           end
         end
@@ -119,8 +177,19 @@ internal static class DirectoryScripts
 
         local removed = 0
         for k = 1, #KEYS do
-          local r = redis.pcall('HDEL', KEYS[k], ARGV[1])
-          if not failed(r) then removed = removed + r end
+          local v = redis.pcall('GET', KEYS[k])
+          local n = type(v) == 'string' and entries(v)
+          if n then
+            local kept, hit = {}, false
+            for i = 0, n - 1 do
+              local at = 11 + 29 * i
+              if string.sub(v, at, at + 7) == ARGV[1] then hit = true else kept[#kept + 1] = string.sub(v, at, at + 28) end
+            end
+            if hit then
+              removed = removed + 1
+              store(KEYS[k], string.sub(v, 1, 9), kept)
+            end
+          end
         end
         return removed
         """;
@@ -130,10 +199,11 @@ internal static class DirectoryScripts
 
         local now = now_ms()
         local out = {}
+        local values = redis.call('MGET', unpack(KEYS))
         for k = 1, #KEYS do
-          local r = redis.pcall('HGET', KEYS[k], 'L')
+          local v = values[k]
           local until_ms = 0
-          if type(r) == 'string' and #r == 8 then until_ms = be8(r, 1) end
+          if v and entries(v) then until_ms = be8(v, 2) end
           if until_ms <= now then until_ms = 0 end
           out[k] = until_ms
         end
@@ -148,22 +218,18 @@ internal static class DirectoryScripts
         local blob = ARGV[1]
         for i = 1, #blob, 16 do live[string.sub(blob, i, i + 7)] = string.sub(blob, i + 8, i + 15) end
         local now = now_ms()
-        local r = redis.pcall('HGETALL', KEYS[1])
-        if failed(r) then return 0 end
-        local removed = 0
-        for j = 1, #r, 2 do
-          local f, v = r[j], r[j + 1]
-          if #f == 8 and #v == 22 and string.byte(v, 1) == 1 then
-            local expires = be8(v, 15)
-            if (expires ~= 0 and expires <= now) or live[f] ~= string.sub(v, 7, 14) then
-              redis.call('HDEL', KEYS[1], f)
-              removed = removed + 1
-            end
-          elseif f == 'L' and #v == 8 and be8(v, 1) <= now then
-            redis.call('HDEL', KEYS[1], f)
+        local v = redis.pcall('GET', KEYS[1])
+        local n = type(v) == 'string' and entries(v)
+        if not n then return 0 end
+        local kept = {}
+        for i = 0, n - 1 do
+          local at = 11 + 29 * i
+          if not expired(v, at, now) and live[string.sub(v, at, at + 7)] == string.sub(v, at + 13, at + 20) then
+            kept[#kept + 1] = string.sub(v, at, at + 28)
           end
         end
-        return removed
+        if #kept < n then store(KEYS[1], string.sub(v, 1, 9), kept) end
+        return n - #kept
         """;
 
     /// <summary>KEYS[1]: registry; KEYS[2]: node key. ARGV: node field, node record, heartbeat ttl ms.</summary>
@@ -178,7 +244,7 @@ internal static class DirectoryScripts
     public const string Heartbeat = Helpers + """
 
         local r = redis.pcall('GET', KEYS[1])
-        if failed(r) then return -2 end
+        if type(r) == 'table' then return -2 end
         if not r then return 0 end
         if #r < 30 or string.byte(r, 1) ~= 1 then return -2 end
         if be8(ARGV[1], 1) > be8(r, 11) then return -1 end

@@ -4,16 +4,16 @@ using System.Text;
 namespace KvTier.BlockDirectory.Redis;
 
 /// <summary>
-/// The versioned binary records stored in Redis. A location is a hash field (the 8-byte big-endian node id) whose
-/// value is <c>[version=1][tier][size:4][epoch:8][expires-at ms:8]</c>, all big-endian; the Lua scripts rely on
-/// those offsets. A node is <c>[version=1][flags][epoch:8][capacity:8][free:8][len:2][data addr][len:2][control addr]</c>.
+/// The versioned binary records stored in Redis. A block is one string:
+/// <c>[version=1][read-lease end ms:8][count:1]</c> followed by count entries of
+/// <c>[node:8][tier:1][size:4][epoch:8][expires-at ms:8]</c>, all big-endian; the Lua scripts rely on those offsets.
+/// A node is <c>[version=1][flags][epoch:8][capacity:8][free:8][len:2][data addr][len:2][control addr]</c>.
 /// Anything else is not ours: readers treat it as absent and count it.
 /// </summary>
 internal static class RecordFormat
 {
     public const byte Version = 1;
-    public const int LocationLength = 22;
-    public const int LocationPrefixLength = 14; // the script appends the expiry it computes from the server clock
+    public const int EntryLength = 29;
     public const int NodeFixedLength = 26;
 
     public static byte[] NodeField(NodeId node)
@@ -23,33 +23,34 @@ internal static class RecordFormat
         return field;
     }
 
-    public static byte[] LocationPrefix(BlockLocation location)
+    /// <summary>An entry with a zero expiry; the publish script fills in the expiry from the server clock.</summary>
+    public static byte[] Entry(BlockLocation location)
     {
-        var record = new byte[LocationPrefixLength];
-        record[0] = Version;
-        record[1] = (byte)location.Tier;
-        BinaryPrimitives.WriteInt32BigEndian(record.AsSpan(2), location.SizeBytes);
-        BinaryPrimitives.WriteUInt64BigEndian(record.AsSpan(6), location.Epoch);
-        return record;
+        var entry = new byte[EntryLength];
+        BinaryPrimitives.WriteUInt64BigEndian(entry, location.Node.Value);
+        entry[8] = (byte)location.Tier;
+        BinaryPrimitives.WriteInt32BigEndian(entry.AsSpan(9), location.SizeBytes);
+        BinaryPrimitives.WriteUInt64BigEndian(entry.AsSpan(13), location.Epoch);
+        return entry;
     }
 
-    public static bool TryReadLocation(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value, out BlockLocation location)
+    public static bool TryReadLocation(ReadOnlySpan<byte> entry, out BlockLocation location)
     {
         location = default;
-        if (field.Length != 8 || value.Length != LocationLength || value[0] != Version)
+        if (entry.Length != EntryLength)
         {
             return false;
         }
 
-        var tier = (StorageTier)value[1];
-        var size = BinaryPrimitives.ReadInt32BigEndian(value[2..]);
+        var tier = (StorageTier)entry[8];
+        var size = BinaryPrimitives.ReadInt32BigEndian(entry[9..]);
         if (tier is not (StorageTier.Host or StorageTier.Nvme) || size <= 0)
         {
             return false;
         }
 
-        location = new BlockLocation(new NodeId(BinaryPrimitives.ReadUInt64BigEndian(field)), tier, size,
-            BinaryPrimitives.ReadUInt64BigEndian(value[6..]));
+        location = new BlockLocation(new NodeId(BinaryPrimitives.ReadUInt64BigEndian(entry)), tier, size,
+            BinaryPrimitives.ReadUInt64BigEndian(entry[13..]));
         return true;
     }
 

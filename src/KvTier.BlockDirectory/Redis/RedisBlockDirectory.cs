@@ -32,6 +32,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     private MembershipView? view;
     private Task<MembershipView>? refreshing;
     private int unavailable;
+    private bool? serverKind; // true: cluster; learnt from the first connected server, null until then
 
     private RedisBlockDirectory(ConnectionMultiplexer connection, RedisDirectoryOptions options, ILogger logger)
     {
@@ -183,13 +184,12 @@ public sealed class RedisBlockDirectory : IBlockDirectory
         for (var index = 0; index < groups.Count; index++)
         {
             var group = groups[index];
-            var arguments = new RedisValue[group.Keys.Length * 3];
+            var arguments = new RedisValue[group.Keys.Length * 2];
             for (var position = 0; position < group.Keys.Length; position++)
             {
                 var publication = publications[group.Positions[position]];
-                arguments[3 * position] = RecordFormat.NodeField(publication.Location.Node);
-                arguments[(3 * position) + 1] = RecordFormat.LocationPrefix(publication.Location);
-                arguments[(3 * position) + 2] = BatchValidation.TtlMilliseconds(publication.TimeToLive);
+                arguments[2 * position] = RecordFormat.Entry(publication.Location);
+                arguments[(2 * position) + 1] = BatchValidation.TtlMilliseconds(publication.TimeToLive);
             }
 
             calls[index] = Database.ScriptEvaluateAsync(DirectoryScripts.Publish, group.Keys, arguments);
@@ -242,7 +242,8 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     public async ValueTask<long> RemoveNodeEntriesAsync(NodeId node, CancellationToken cancellationToken = default)
     {
         var field = (RedisValue)RecordFormat.NodeField(node);
-        return await ForEachKeyAsync(keys.AllBlocksPattern, async key => await Database.HashDeleteAsync(key, field).ConfigureAwait(false) ? 1 : 0,
+        return await ForEachKeyAsync(keys.AllBlocksPattern,
+            async key => (long)await Database.ScriptEvaluateAsync(DirectoryScripts.Unpublish, [key], [field]).ConfigureAwait(false),
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -359,7 +360,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     private static bool IsStoreFailure(Exception exception) =>
         exception is RedisException or TimeoutException or ObjectDisposedException;
 
-    /// <summary>Reads one key's answer (count byte, then 30-byte entries) at <paramref name="offset"/> and moves past it.
+    /// <summary>Reads one key's answer (count byte, then 29-byte entries) at <paramref name="offset"/> and moves past it.
     /// Entries that are not valid records are counted as malformed and left out.</summary>
     private ImmutableArray<BlockLocation> ReadLocations(byte[] answers, ref int offset)
     {
@@ -370,10 +371,9 @@ public sealed class RedisBlockDirectory : IBlockDirectory
         }
 
         var locations = ImmutableArray.CreateBuilder<BlockLocation>(count);
-        for (var entry = 0; entry < count; entry++, offset += 30)
+        for (var entry = 0; entry < count; entry++, offset += RecordFormat.EntryLength)
         {
-            var bytes = answers.AsSpan(offset, 30);
-            if (RecordFormat.TryReadLocation(bytes[..8], bytes[8..], out var location))
+            if (RecordFormat.TryReadLocation(answers.AsSpan(offset, RecordFormat.EntryLength), out var location))
             {
                 locations.Add(location);
             }
@@ -436,12 +436,18 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     {
         get
         {
+            if (serverKind is { } known)
+            {
+                return known;
+            }
+
             // Until a server has answered, assume a cluster: per-slot grouping is correct on both kinds.
             foreach (var server in connection.GetServers())
             {
                 if (server.IsConnected)
                 {
-                    return server.ServerType == ServerType.Cluster;
+                    serverKind = server.ServerType == ServerType.Cluster;
+                    return serverKind.Value;
                 }
             }
 

@@ -5,7 +5,7 @@ using StackExchange.Redis;
 namespace KvTier.BlockDirectory.Redis;
 
 /// <summary>
-/// Key layout. A block lives in a hash at <c>{prefix}kvt:b{NS.ANCHOR}KEY</c>: NS is the namespace id and ANCHOR the
+/// Key layout. A block lives in a string at <c>{prefix}kvt:b{NS.ANCHOR}KEY</c>: NS is the namespace id and ANCHOR the
 /// high 64 bits of the key's span anchor, both hex, inside the hash tag; KEY is the raw 16-byte block key after the
 /// tag (raw bytes there cannot disturb the tag). Membership lives under one tag, <c>{prefix}kvt:{nodes}:...</c>.
 /// </summary>
