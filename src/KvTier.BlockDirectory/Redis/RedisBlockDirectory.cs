@@ -32,6 +32,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     private MembershipView? view;
     private Task<MembershipView>? refreshing;
     private int unavailable;
+    private long lastMalformedWarning = -60_000;
     private bool? serverKind; // true: cluster; learnt from the first connected server, null until then
 
     private RedisBlockDirectory(ConnectionMultiplexer connection, RedisDirectoryOptions options, ILogger logger)
@@ -89,7 +90,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             for (var index = 0; index < groups.Count; index++)
             {
                 var reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
-                Counters.AddMalformed((long)reply[0]);
+                ReportMalformed((long)reply[0]);
                 if (!complete)
                 {
                     continue; // a speculative span after the prefix ended; only its malformed count matters
@@ -149,7 +150,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             for (var index = 0; index < groups.Count; index++)
             {
                 var reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
-                Counters.AddMalformed((long)reply[0]);
+                ReportMalformed((long)reply[0]);
                 var answers = (byte[])reply[2]!;
                 var offset = 0;
                 for (var position = 0; position < groups[index].Keys.Length; position++)
@@ -201,7 +202,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             try
             {
                 var refused = (int)(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false));
-                Counters.AddMalformed(refused);
+                ReportMalformed(refused);
                 published += groups[index].Keys.Length - refused;
                 dropped += refused;
             }
@@ -379,7 +380,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             }
             else
             {
-                Counters.AddMalformed(1);
+                ReportMalformed(1);
             }
         }
 
@@ -568,6 +569,25 @@ public sealed class RedisBlockDirectory : IBlockDirectory
         }
 
         return total;
+    }
+
+    /// <summary>Counts values that are not our records and logs a warning at most once a minute (a foreign writer
+    /// can produce them at lookup rate).</summary>
+    private void ReportMalformed(long count)
+    {
+        if (count <= 0)
+        {
+            return;
+        }
+
+        Counters.AddMalformed(count);
+        var now = Environment.TickCount64;
+        var last = Interlocked.Read(ref lastMalformedWarning);
+        if (now - last >= 60_000 && Interlocked.CompareExchange(ref lastMalformedWarning, now, last) == last)
+        {
+            logger.LogWarning("Directory found values under its keys that are not its records ({Total} so far); treated as absent. " +
+                "Is another writer using key prefix '{Prefix}'?", Counters.MalformedRecords, options.KeyPrefix);
+        }
     }
 
     private void MarkAvailable()
