@@ -63,7 +63,7 @@ start_redis_cluster() {
   local endpoints=() name
   for name in cluster-a cluster-b cluster-c; do
     PORT_PICKER=free_cluster_port start_redis "$name" --cluster-enabled yes --cluster-config-file "$SERVICES_DIR/$name/nodes.conf" \
-      --cluster-node-timeout 5000
+      --cluster-node-timeout 15000
     endpoints+=("127.0.0.1:$STARTED_PORT")
   done
   redis-cli --cluster create "${endpoints[@]}" --cluster-replicas 0 --cluster-yes >"$SERVICES_DIR/cluster-create.log" 2>&1 || {

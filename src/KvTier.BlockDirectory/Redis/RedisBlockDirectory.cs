@@ -87,9 +87,23 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             var hits = ImmutableArray.CreateBuilder<BlockHit>();
             long leaseUntil = 0;
             var complete = true;
+            var degraded = false;
             for (var index = 0; index < groups.Count; index++)
             {
-                var reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
+                RedisResult[] reply;
+                try
+                {
+                    reply = (RedisResult[])(await calls[index].WaitAsync(cancellationToken).ConfigureAwait(false))!;
+                }
+                catch (Exception exception) when (IsStoreFailure(exception))
+                {
+                    // One shard of a cluster is unreachable: the prefix ends before its span, the spans before stand.
+                    Degrade(exception);
+                    degraded |= complete;
+                    complete = false;
+                    continue;
+                }
+
                 ReportMalformed((long)reply[0]);
                 if (!complete)
                 {
@@ -117,10 +131,14 @@ public sealed class RedisBlockDirectory : IBlockDirectory
                 complete &= answered == group.Keys.Length;
             }
 
-            MarkAvailable();
-            return hits.Count == 0
+            if (!degraded)
+            {
+                MarkAvailable();
+            }
+
+            return hits.Count == 0 && !degraded
                 ? PrefixLookup.Miss
-                : new PrefixLookup(hits.ToImmutable(),
+                : new PrefixLookup(hits.ToImmutable(), degraded,
                     ReadLeaseUntil: leaseMilliseconds > 0 && leaseUntil > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(leaseUntil) : null);
         }
         catch (Exception exception) when (IsStoreFailure(exception))
