@@ -34,13 +34,19 @@ internal sealed class TestRedisServer : IDisposable
 
     /// <summary>Starts a server (an argument "{port}" is replaced by the chosen port, e.g. for --tls-port), or skips the test when redis-server does not exist here and the test is not run by
     /// <c>./build.sh test</c> (which installs it, so there a missing binary is a failure).</summary>
-    public static async Task<TestRedisServer> StartAsync(params string[] extraArguments)
+    public static Task<TestRedisServer> StartAsync(params string[] extraArguments) => StartAsync(FreePort(), extraArguments);
+
+    /// <summary>Starts a cluster-mode server (cluster bus on port + 10000, so the port is picked below 55536).</summary>
+    public static Task<TestRedisServer> StartClusterNodeAsync(params string[] extraArguments) =>
+        StartAsync(FreeClusterPort(), ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", .. extraArguments]);
+
+    private static async Task<TestRedisServer> StartAsync(int port, string[] extraArguments)
     {
         var binary = FindBinary();
         Assert.SkipWhen(binary is null && Environment.GetEnvironmentVariable(RedisEndpoints.SingleVariable) is null,
             "redis-server is not on PATH; run the tests with ./build.sh test, which installs and starts Redis.");
         Assert.NotNull(binary);
-        var server = new TestRedisServer(FreePort(), extraArguments);
+        var server = new TestRedisServer(port, extraArguments);
         await server.StartAsync().ConfigureAwait(false);
         return server;
     }
@@ -145,6 +151,34 @@ internal sealed class TestRedisServer : IDisposable
         }
 
         return null;
+    }
+
+    private static int FreeClusterPort()
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var port = Random.Shared.Next(20000, 55000);
+            if (IsFree(port) && IsFree(port + 10000))
+            {
+                return port;
+            }
+        }
+
+        throw new InvalidOperationException("Found no free loopback port pair for a cluster node.");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private static int FreePort()
