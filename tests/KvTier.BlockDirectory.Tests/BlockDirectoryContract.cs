@@ -194,11 +194,12 @@ public abstract class BlockDirectoryContract : IAsyncLifetime
         var node = await RegisteredNodeAsync();
         var chain = TestChains.NewChain(2);
         await Directory.PublishAsync(Ns, TestChains.Publications(chain, node, 0, 1), Token);
-        await Directory.PublishAsync(Ns, TestChains.Publications(chain, node, 1, 1, ttl: TimeSpan.FromMilliseconds(200)), Token);
+        // Long enough that a loaded machine still sees the entry before it expires.
+        await Directory.PublishAsync(Ns, TestChains.Publications(chain, node, 1, 1, ttl: TimeSpan.FromSeconds(2)), Token);
         Assert.Equal(2, (await Directory.LookupPrefixAsync(Ns, chain, cancellationToken: Token)).HitCount);
 
         await TestChains.EventuallyAsync(async () => (await Directory.LookupPrefixAsync(Ns, chain, cancellationToken: Token)).HitCount == 1,
-            "the entry with a 200 ms time to live expired");
+            "the entry with a 2 s time to live expired");
 
         Assert.Equal(new[] { true, false }, await Directory.ContainsAsync(Ns, DirectoryKey.ForChain(chain), Token));
     }
@@ -233,14 +234,14 @@ public abstract class BlockDirectoryContract : IAsyncLifetime
     [Fact]
     public async Task A_lapsed_heartbeat_hides_the_node_entries_and_the_sweep_removes_them()
     {
-        var lapsing = await RegisteredNodeAsync(heartbeatTtl: TimeSpan.FromMilliseconds(300));
+        var lapsing = await RegisteredNodeAsync(heartbeatTtl: TimeSpan.FromSeconds(2));
         var healthy = await RegisteredNodeAsync();
         var chain = TestChains.NewChain(6);
         await Directory.PublishAsync(Ns, [.. TestChains.Publications(chain, lapsing, 0, 6), .. TestChains.Publications(chain, healthy, 0, 3)], Token);
         Assert.Equal(6, (await Directory.LookupPrefixAsync(Ns, chain, cancellationToken: Token)).HitCount);
 
         await TestChains.EventuallyAsync(async () => (await Directory.GetLiveNodesAsync(Token)).All(node => node.Id != lapsing.Id),
-            "the 300 ms heartbeat lapsed");
+            "the 2 s heartbeat lapsed");
 
         var result = await Directory.LookupPrefixAsync(Ns, chain, cancellationToken: Token);
         Assert.Equal(3, result.HitCount);
