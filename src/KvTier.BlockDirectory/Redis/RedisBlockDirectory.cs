@@ -33,7 +33,7 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     private Task<MembershipView>? refreshing;
     private int unavailable;
     private long lastMalformedWarning = -60_000;
-    private bool? serverKind; // true: cluster; learnt from the first connected server, null until then
+    private int serverKind; // 0: not known yet, 1: a single server, 2: a cluster; learnt from the first connected server
 
     private RedisBlockDirectory(ConnectionMultiplexer connection, RedisDirectoryOptions options, ILogger logger)
     {
@@ -455,9 +455,10 @@ public sealed class RedisBlockDirectory : IBlockDirectory
     {
         get
         {
-            if (serverKind is { } known)
+            var known = Volatile.Read(ref serverKind);
+            if (known != 0)
             {
-                return known;
+                return known == 2;
             }
 
             // Until a server has answered, assume a cluster: per-slot grouping is correct on both kinds.
@@ -465,8 +466,9 @@ public sealed class RedisBlockDirectory : IBlockDirectory
             {
                 if (server.IsConnected)
                 {
-                    serverKind = server.ServerType == ServerType.Cluster;
-                    return serverKind.Value;
+                    var cluster = server.ServerType == ServerType.Cluster;
+                    Volatile.Write(ref serverKind, cluster ? 2 : 1);
+                    return cluster;
                 }
             }
 
