@@ -64,7 +64,7 @@ public sealed class RedisRecordValidationTests : IAsyncLifetime
         await directory.PublishAsync(ns, TestChains.Publications(chain, node, 0, 2), Token);
         var key = new RedisKeys(options.KeyPrefix).Block(ns, DirectoryKey.InChain(chain, 1));
         var record = (byte[])(await Raw.StringGetAsync(key))!;
-        record[10 + 8] = 77; // the first entry's tier
+        record[10 + 16] = 77; // the first entry's tier
         await Raw.StringSetAsync(key, record);
 
         Assert.Equal(1, (await directory.LookupPrefixAsync(ns, chain, cancellationToken: Token)).HitCount);

@@ -26,7 +26,8 @@ internal static class DirectoryScripts
         end
         local never = string.rep('\0', 8)
         -- A block value: [version 1][lease-until ms:8][count:1] then count entries of 29 bytes:
-        -- [node:8][tier:1][size:4][epoch:8][expires-at ms:8]. Returns the entry count, or nil when it is not ours.
+        -- [node:8][epoch:8][tier:1][size:4][expires-at ms:8]. Returns the entry count, or nil when it is not ours.
+        -- Node and epoch come first and together, so one 16-byte substring answers "is this copy live?".
         local function entries(v)
           if #v < 10 or string.byte(v, 1) ~= 1 then return nil end
           local n = string.byte(v, 10)
@@ -59,8 +60,9 @@ internal static class DirectoryScripts
 
         local live, lapsed = {}, {}
         local blob = ARGV[1]
-        for i = 1, #blob, 16 do live[string.sub(blob, i, i + 7)] = string.sub(blob, i + 8, i + 15) end
+        for i = 1, #blob, 16 do live[string.sub(blob, i, i + 15)] = true end
         blob = ARGV[2]
+        local any_lapsed = #blob > 0
         for i = 1, #blob, 8 do lapsed[string.sub(blob, i, i + 7)] = true end
         local prefix_mode = ARGV[3] == 'p'
         local lease = tonumber(ARGV[4])
@@ -80,10 +82,9 @@ internal static class DirectoryScripts
               local dirty, shown = false, {}
               for i = 0, n - 1 do
                 local at = 11 + 29 * i
-                local node = string.sub(v, at, at + 7)
-                if expired(v, at, now) or lapsed[node] then
+                if expired(v, at, now) or (any_lapsed and lapsed[string.sub(v, at, at + 7)]) then
                   dirty = true
-                elseif live[node] == string.sub(v, at + 13, at + 20) then
+                elseif live[string.sub(v, at, at + 15)] then
                   count = count + 1
                   shown[i] = true
                 end
@@ -216,7 +217,7 @@ internal static class DirectoryScripts
 
         local live = {}
         local blob = ARGV[1]
-        for i = 1, #blob, 16 do live[string.sub(blob, i, i + 7)] = string.sub(blob, i + 8, i + 15) end
+        for i = 1, #blob, 16 do live[string.sub(blob, i, i + 15)] = true end
         local now = now_ms()
         local v = redis.pcall('GET', KEYS[1])
         local n = type(v) == 'string' and entries(v)
@@ -224,7 +225,7 @@ internal static class DirectoryScripts
         local kept = {}
         for i = 0, n - 1 do
           local at = 11 + 29 * i
-          if not expired(v, at, now) and live[string.sub(v, at, at + 7)] == string.sub(v, at + 13, at + 20) then
+          if not expired(v, at, now) and live[string.sub(v, at, at + 15)] then
             kept[#kept + 1] = string.sub(v, at, at + 28)
           end
         end

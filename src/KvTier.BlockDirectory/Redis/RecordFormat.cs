@@ -6,7 +6,7 @@ namespace KvTier.BlockDirectory.Redis;
 /// <summary>
 /// The versioned binary records stored in Redis. A block is one string:
 /// <c>[version=1][read-lease end ms:8][count:1]</c> followed by count entries of
-/// <c>[node:8][tier:1][size:4][epoch:8][expires-at ms:8]</c>, all big-endian; the Lua scripts rely on those offsets.
+/// <c>[node:8][epoch:8][tier:1][size:4][expires-at ms:8]</c>, all big-endian; the Lua scripts rely on those offsets.
 /// A node is <c>[version=1][flags][epoch:8][capacity:8][free:8][len:2][data addr][len:2][control addr]</c>.
 /// Anything else is not ours: readers treat it as absent and count it.
 /// </summary>
@@ -28,9 +28,9 @@ internal static class RecordFormat
     {
         var entry = new byte[EntryLength];
         BinaryPrimitives.WriteUInt64BigEndian(entry, location.Node.Value);
-        entry[8] = (byte)location.Tier;
-        BinaryPrimitives.WriteInt32BigEndian(entry.AsSpan(9), location.SizeBytes);
-        BinaryPrimitives.WriteUInt64BigEndian(entry.AsSpan(13), location.Epoch);
+        BinaryPrimitives.WriteUInt64BigEndian(entry.AsSpan(8), location.Epoch);
+        entry[16] = (byte)location.Tier;
+        BinaryPrimitives.WriteInt32BigEndian(entry.AsSpan(17), location.SizeBytes);
         return entry;
     }
 
@@ -42,15 +42,15 @@ internal static class RecordFormat
             return false;
         }
 
-        var tier = (StorageTier)entry[8];
-        var size = BinaryPrimitives.ReadInt32BigEndian(entry[9..]);
+        var tier = (StorageTier)entry[16];
+        var size = BinaryPrimitives.ReadInt32BigEndian(entry[17..]);
         if (tier is not (StorageTier.Host or StorageTier.Nvme) || size <= 0)
         {
             return false;
         }
 
         location = new BlockLocation(new NodeId(BinaryPrimitives.ReadUInt64BigEndian(entry)), tier, size,
-            BinaryPrimitives.ReadUInt64BigEndian(entry[13..]));
+            BinaryPrimitives.ReadUInt64BigEndian(entry[8..]));
         return true;
     }
 
