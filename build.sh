@@ -43,8 +43,9 @@ case "$command" in
       exit 1
     }
     build_all
-    start_test_services
+    # The trap comes first, so a service that fails to start does not leave the others running.
     trap stop_test_services EXIT
+    start_test_services
     eng/run-tests.sh "$CONFIGURATION" "$@"
     ;;
   run)
