@@ -1,0 +1,232 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using KvTier.Core.Layout;
+
+namespace KvTier.Codecs;
+
+/// <summary>
+/// Lossy codecs: each element becomes an 8- or 4-bit code relative to its group's offset and scale. With KIVI scales
+/// a key group is one channel across the chunk's tokens (keys have outlier channels) and a value group is one token
+/// across its channels; otherwise each tensor is one group. Payload: (offset, scale) as float32 pairs for the K groups
+/// then the V groups, then the K codes, then the V codes. Decoding writes the chunk's own element type back.
+/// Non-finite inputs do not take part in the ranges; they saturate (fp8 keeps NaN).
+/// </summary>
+internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat format, bool kiviScales) : ChunkCodec
+{
+    private const int GroupBytes = 8;
+
+    public override CodecId Id => id;
+
+    public override string Name => name;
+
+    public override bool IsLossless => false;
+
+    // Shape-free worst case for 16-bit input (tokens + channels <= elements + 1 per tensor).
+    private protected override int MaxPayloadLength(int rawLength) =>
+        checked((int)Math.Min(int.MaxValue, (5L * rawLength / 2) + (2 * GroupBytes)));
+
+    private protected override int MaxPayloadLength(int rawLength, ChunkShape shape)
+    {
+        var (keyGroups, valueGroups) = GroupCounts(shape.Tokens, shape.ChannelsPerToken);
+        return checked((int)(((keyGroups + valueGroups) * (long)GroupBytes) + (2 * CodeBytes(shape.ElementsPerTensor))));
+    }
+
+    private protected override void ValidateInput(ReadOnlySpan<byte> chunk, ChunkShape shape)
+    {
+        if (!ElementConversion.IsQuantizable(shape.DataType))
+        {
+            throw new ArgumentException(
+                $"Codec {Name} takes fp16, bf16 or fp32 chunks, not {shape.DataType.Name()}.", nameof(shape));
+        }
+
+        if (shape.Tokens == 0 || shape.ChannelsPerToken == 0 || chunk.Length != shape.ChunkBytes)
+        {
+            throw new ArgumentException(
+                $"Codec {Name} needs the chunk's shape: {chunk.Length} bytes do not match {shape.Tokens} tokens x " +
+                $"{shape.ChannelsPerToken} channels x 2 tensors of {shape.DataType.Name()} ({shape.ChunkBytes} bytes).",
+                nameof(shape));
+        }
+    }
+
+    private protected override int EncodePayload(ReadOnlySpan<byte> chunk, ChunkShape shape, Span<byte> destination)
+    {
+        var elements = (int)shape.ElementsPerTensor;
+        var tensorBytes = elements * shape.DataType.ElementSize();
+        var (keyGroups, valueGroups) = GroupCounts(shape.Tokens, shape.ChannelsPerToken);
+        var parameters = destination[..((keyGroups + valueGroups) * GroupBytes)];
+        var codeBytes = CodeBytes(elements);
+        var codes = destination.Slice(parameters.Length, 2 * codeBytes);
+        var scratch = ArrayPool<float>.Shared.Rent(elements + (2 * Math.Max(keyGroups, valueGroups)));
+        try
+        {
+            var values = scratch.AsSpan(0, elements);
+            var offsets = scratch.AsSpan(elements, Math.Max(keyGroups, valueGroups));
+            var scales = scratch.AsSpan(elements + offsets.Length, offsets.Length);
+            for (var tensor = 0; tensor < 2; tensor++)
+            {
+                var perChannel = kiviScales && tensor == 0;
+                var groups = tensor == 0 ? keyGroups : valueGroups;
+                ElementConversion.ToFloat(chunk.Slice(tensor * tensorBytes, tensorBytes), shape.DataType, values);
+                ComputeGroups(values, shape.ChannelsPerToken, perChannel, groups, offsets[..groups], scales[..groups]);
+                var groupParameters = parameters.Slice(tensor * keyGroups * GroupBytes, groups * GroupBytes);
+                for (var g = 0; g < groups; g++)
+                {
+                    BinaryPrimitives.WriteSingleLittleEndian(groupParameters[(g * GroupBytes)..], offsets[g]);
+                    BinaryPrimitives.WriteSingleLittleEndian(groupParameters[((g * GroupBytes) + 4)..], scales[g]);
+                }
+
+                Quantize(values, shape.ChannelsPerToken, perChannel, groups, offsets, scales,
+                    codes.Slice(tensor * codeBytes, codeBytes));
+            }
+
+            return parameters.Length + codes.Length;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    private protected override void DecodePayload(ReadOnlySpan<byte> payload, in ChunkHeader header, Span<byte> destination)
+    {
+        var shape = new ChunkShape(header.DataType, header.Tokens, header.ChannelsPerToken);
+        if (!ElementConversion.IsQuantizable(header.DataType) || header.Tokens == 0 || header.ChannelsPerToken == 0 ||
+            shape.ChunkBytes != header.RawLength)
+        {
+            throw new ChunkFormatException(
+                $"A {Name} chunk's header is inconsistent: {header.RawLength} raw bytes for {header.Tokens} tokens x " +
+                $"{header.ChannelsPerToken} channels of {header.DataType.Name()}.");
+        }
+
+        var elements = (int)shape.ElementsPerTensor;
+        var tensorBytes = elements * header.DataType.ElementSize();
+        var (keyGroups, valueGroups) = GroupCounts(header.Tokens, header.ChannelsPerToken);
+        var codeBytes = CodeBytes(elements);
+        var expected = ((keyGroups + valueGroups) * (long)GroupBytes) + (2L * codeBytes);
+        if (payload.Length != expected)
+        {
+            throw new ChunkFormatException(
+                $"A {Name} payload of {header.Tokens} tokens x {header.ChannelsPerToken} channels is {expected} bytes; got {payload.Length}.");
+        }
+
+        var parameters = payload[..((keyGroups + valueGroups) * GroupBytes)];
+        var codes = payload[parameters.Length..];
+        var scratch = ArrayPool<float>.Shared.Rent(elements);
+        try
+        {
+            var values = scratch.AsSpan(0, elements);
+            for (var tensor = 0; tensor < 2; tensor++)
+            {
+                var perChannel = kiviScales && tensor == 0;
+                var groups = tensor == 0 ? keyGroups : valueGroups;
+                Dequantize(codes.Slice(tensor * codeBytes, codeBytes), parameters.Slice(tensor * keyGroups * GroupBytes, groups * GroupBytes),
+                    header.ChannelsPerToken, perChannel, groups, values);
+                ElementConversion.FromFloat(values, header.DataType, destination.Slice(tensor * tensorBytes, tensorBytes));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    private (int Keys, int Values) GroupCounts(int tokens, int channels) =>
+        kiviScales ? (channels, tokens) : (1, 1);
+
+    private int CodeBytes(long elements) =>
+        checked((int)(format == QuantizedFormat.Int4 ? (elements + 1) / 2 : elements));
+
+    private float Levels => format switch
+    {
+        QuantizedFormat.Int8 => 255f,
+        QuantizedFormat.Int4 => 15f,
+        _ => Float8E4M3.MaxFinite,
+    };
+
+    private static int GroupOf(int index, int channels, bool perChannel, int groups) =>
+        groups == 1 ? 0 : perChannel ? index % channels : index / channels;
+
+    private void ComputeGroups(ReadOnlySpan<float> values, int channels, bool perChannel, int groups,
+        Span<float> offsets, Span<float> scales)
+    {
+        // offsets hold the running minimum and scales the running maximum until the last step.
+        offsets.Fill(float.PositiveInfinity);
+        scales.Fill(float.NegativeInfinity);
+        for (var i = 0; i < values.Length; i++)
+        {
+            var value = values[i];
+            if (!float.IsFinite(value))
+            {
+                continue;
+            }
+
+            var g = GroupOf(i, channels, perChannel, groups);
+            if (format == QuantizedFormat.Float8E4M3)
+            {
+                value = Math.Abs(value);
+            }
+
+            offsets[g] = Math.Min(offsets[g], value);
+            scales[g] = Math.Max(scales[g], value);
+        }
+
+        for (var g = 0; g < groups; g++)
+        {
+            var (min, max) = float.IsFinite(offsets[g]) ? (offsets[g], scales[g]) : (0f, 0f);
+            (offsets[g], scales[g]) = format == QuantizedFormat.Float8E4M3
+                ? (0f, max / Float8E4M3.MaxFinite)
+                : (min, (max - min) / Levels);
+            if (!float.IsFinite(scales[g]))
+            {
+                scales[g] = float.MaxValue / Levels; // a range wider than float: saturate rather than lose the group
+            }
+        }
+    }
+
+    private void Quantize(ReadOnlySpan<float> values, int channels, bool perChannel, int groups,
+        ReadOnlySpan<float> offsets, ReadOnlySpan<float> scales, Span<byte> codes)
+    {
+        if (format == QuantizedFormat.Int4)
+        {
+            codes.Clear();
+        }
+
+        for (var i = 0; i < values.Length; i++)
+        {
+            var g = GroupOf(i, channels, perChannel, groups);
+            var inverse = scales[g] > 0 ? 1 / scales[g] : 0;
+            var scaled = (values[i] - offsets[g]) * inverse;
+            switch (format)
+            {
+                case QuantizedFormat.Float8E4M3:
+                    codes[i] = Float8E4M3.FromFloat(scaled);
+                    break;
+                case QuantizedFormat.Int8:
+                    codes[i] = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 255);
+                    break;
+                default:
+                    var level = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 15);
+                    codes[i >> 1] |= (byte)(level << ((i & 1) * 4));
+                    break;
+            }
+        }
+    }
+
+    private void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<byte> parameters, int channels, bool perChannel,
+        int groups, Span<float> values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            var g = GroupOf(i, channels, perChannel, groups);
+            var offset = BinaryPrimitives.ReadSingleLittleEndian(parameters[(g * GroupBytes)..]);
+            var scale = BinaryPrimitives.ReadSingleLittleEndian(parameters[((g * GroupBytes) + 4)..]);
+            var code = format switch
+            {
+                QuantizedFormat.Float8E4M3 => Float8E4M3.ToFloat(codes[i]),
+                QuantizedFormat.Int8 => codes[i],
+                _ => (codes[i >> 1] >> ((i & 1) * 4)) & 0xF,
+            };
+            values[i] = offset + (code * scale);
+        }
+    }
+}
