@@ -12,7 +12,10 @@ public static class ChunkCodecs
     public static ChunkCodec Lz4 { get; } = new Lz4Codec();
 
     /// <summary>"split-lz4": byte planes, each LZ4-compressed or stored raw.</summary>
-    public static ChunkCodec SplitLz4 { get; } = new SplitLz4Codec();
+    public static ChunkCodec SplitLz4 { get; } = new SplitPlaneCodec(CodecId.SplitLz4, "split-lz4", PlaneCoder.Lz4);
+
+    /// <summary>"split-huffman": byte planes, each Huffman-coded or stored raw (the entropy-coding variant).</summary>
+    public static ChunkCodec SplitHuffman { get; } = new SplitPlaneCodec(CodecId.SplitHuffman, "split-huffman", PlaneCoder.Huffman);
 
     /// <summary>"fp8": lossy FP8 E4M3 with one scale per tensor.</summary>
     public static ChunkCodec Fp8 { get; } = new QuantizingCodec(CodecId.Fp8, "fp8", QuantizedFormat.Float8E4M3, kiviScales: false);
@@ -27,7 +30,7 @@ public static class ChunkCodecs
     public static ChunkCodec Int4Kivi { get; } = new QuantizingCodec(CodecId.Int4Kivi, "int4-kivi", QuantizedFormat.Int4, kiviScales: true);
 
     /// <summary>Every codec, lossless first.</summary>
-    public static IReadOnlyList<ChunkCodec> All { get; } = [None, Lz4, SplitLz4, Fp8, Fp8Kivi, Int8Kivi, Int4Kivi];
+    public static IReadOnlyList<ChunkCodec> All { get; } = [None, Lz4, SplitLz4, SplitHuffman, Fp8, Fp8Kivi, Int8Kivi, Int4Kivi];
 
     // Declared after the codecs: static initialisers run in text order.
     private static readonly ChunkCodec?[] ById = BuildTable();

@@ -15,6 +15,9 @@ public enum CodecId : byte
     /// <summary>Byte planes of each element, each plane LZ4-compressed or stored raw ("split-lz4").</summary>
     SplitLz4 = 2,
 
+    /// <summary>Byte planes of each element, each plane Huffman-coded or stored raw ("split-huffman").</summary>
+    SplitHuffman = 3,
+
     /// <summary>Lossy: FP8 E4M3 with one scale per tensor, exactly half of a 16-bit chunk plus a few bytes ("fp8").</summary>
     Fp8 = 16,
 

@@ -13,7 +13,7 @@ internal sealed class Lz4Codec : ChunkCodec
     private protected override int MaxPayloadLength(int rawLength) => 1 + rawLength;
 
     private protected override int EncodePayload(ReadOnlySpan<byte> chunk, ChunkShape shape, Span<byte> destination) =>
-        1 + Lz4Plane.Encode(chunk, destination[1..], out destination[0]);
+        1 + PlaneCoding.Encode(chunk, destination[1..], PlaneCoder.Lz4, out destination[0]);
 
     private protected override void DecodePayload(ReadOnlySpan<byte> payload, in ChunkHeader header, Span<byte> destination)
     {
@@ -22,6 +22,6 @@ internal sealed class Lz4Codec : ChunkCodec
             throw new ChunkFormatException("An 'lz4' chunk's payload is empty; it needs at least its mode byte.");
         }
 
-        Lz4Plane.Decode(payload[0], payload[1..], destination);
+        PlaneCoding.Decode(payload[0], payload[1..], destination);
     }
 }

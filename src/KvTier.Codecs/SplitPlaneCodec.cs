@@ -5,19 +5,20 @@ using KvTier.Core.Layout;
 namespace KvTier.Codecs;
 
 /// <summary>
-/// "split-lz4": the chunk's elements are split into byte planes (for 16-bit floats: high bytes with sign and exponent
-/// together, low mantissa bytes together), and each plane is LZ4-compressed or stored raw where LZ4 does not pay.
-/// Payload: plane count (1), then per plane its mode (1) and stored length (4), then the planes, then the
-/// <c>rawLength % elementSize</c> trailing bytes as they are, so any byte length round-trips exactly.
+/// "split-lz4" and "split-huffman": the chunk's elements are split into byte planes (for 16-bit floats: high bytes
+/// with sign and exponent together, low mantissa bytes together), and each plane is compressed with the codec's plane
+/// coder (LZ4 or Huffman) or stored raw where that does not pay. Payload: plane count (1), then per plane its mode
+/// (1, see <see cref="PlaneCoding"/>) and stored length (4), then the planes, then the <c>rawLength % elementSize</c>
+/// trailing bytes as they are, so any byte length round-trips exactly. Either codec decodes any plane mode.
 /// </summary>
-internal sealed class SplitLz4Codec : ChunkCodec
+internal sealed class SplitPlaneCodec(CodecId id, string name, PlaneCoder coder) : ChunkCodec
 {
     private const int MaxPlanes = 4;
     private const int DescriptorBytes = 5;
 
-    public override CodecId Id => CodecId.SplitLz4;
+    public override CodecId Id => id;
 
-    public override string Name => "split-lz4";
+    public override string Name => name;
 
     public override bool IsLossless => true;
 
@@ -38,7 +39,7 @@ internal sealed class SplitLz4Codec : ChunkCodec
             for (var p = 0; p < elementSize; p++)
             {
                 var descriptor = destination.Slice(1 + (p * DescriptorBytes), DescriptorBytes);
-                var stored = Lz4Plane.Encode(planes.Slice(p * count, count), destination[offset..], out descriptor[0]);
+                var stored = PlaneCoding.Encode(planes.Slice(p * count, count), destination[offset..], coder, out descriptor[0]);
                 BinaryPrimitives.WriteInt32LittleEndian(descriptor[1..], stored);
                 offset += stored;
             }
@@ -58,7 +59,7 @@ internal sealed class SplitLz4Codec : ChunkCodec
         if (payload.IsEmpty || payload[0] != elementSize)
         {
             throw new ChunkFormatException(
-                $"A split-lz4 chunk of {header.DataType.Name()} must have {elementSize} planes; it has {(payload.IsEmpty ? 0 : payload[0])}.");
+                $"A split-plane chunk of {header.DataType.Name()} must have {elementSize} planes; it has {(payload.IsEmpty ? 0 : payload[0])}.");
         }
 
         var count = header.RawLength / elementSize;
@@ -66,7 +67,7 @@ internal sealed class SplitLz4Codec : ChunkCodec
         var descriptorsEnd = 1 + (elementSize * DescriptorBytes);
         if (payload.Length < descriptorsEnd)
         {
-            throw new ChunkFormatException($"A split-lz4 payload of {payload.Length} bytes is too short for its plane table.");
+            throw new ChunkFormatException($"A split-plane payload of {payload.Length} bytes is too short for its plane table.");
         }
 
         Span<int> starts = stackalloc int[MaxPlanes + 1];
@@ -86,7 +87,7 @@ internal sealed class SplitLz4Codec : ChunkCodec
         if (payload.Length - starts[elementSize] != tail)
         {
             throw new ChunkFormatException(
-                $"A split-lz4 payload has {payload.Length - starts[elementSize]} trailing bytes where {tail} were expected.");
+                $"A split-plane payload has {payload.Length - starts[elementSize]} trailing bytes where {tail} were expected.");
         }
 
         // Raw planes merge straight from the payload; only compressed planes go through scratch.
@@ -105,7 +106,7 @@ internal sealed class SplitLz4Codec : ChunkCodec
             {
                 for (var p = 0; p < elementSize; p++)
                 {
-                    Lz4Plane.Decode(payload[1 + (p * DescriptorBytes)], payload[starts[p]..starts[p + 1]], planes.Slice(p * count, count));
+                    PlaneCoding.Decode(payload[1 + (p * DescriptorBytes)], payload[starts[p]..starts[p + 1]], planes.Slice(p * count, count));
                 }
 
                 BytePlanes.MergeGeneric(planes, elementSize, count, destination);
@@ -121,12 +122,12 @@ internal sealed class SplitLz4Codec : ChunkCodec
 
     private static ReadOnlySpan<byte> ResolvePlane(byte mode, ReadOnlySpan<byte> stored, Span<byte> scratch)
     {
-        if (mode == Lz4Plane.Raw && stored.Length == scratch.Length)
+        if (mode == PlaneCoding.Raw && stored.Length == scratch.Length)
         {
             return stored;
         }
 
-        Lz4Plane.Decode(mode, stored, scratch);
+        PlaneCoding.Decode(mode, stored, scratch);
         return scratch;
     }
 }
