@@ -7,13 +7,18 @@ namespace KvTier.Codecs;
 /// <summary>
 /// Order-0 canonical Huffman coding of one byte plane, written here because the sign-and-exponent plane of bf16 KV
 /// data has about 3 bits of entropy per byte, which LZ4 (a match finder) cannot exploit. Layout: 256 code lengths as
-/// nibbles (128 bytes, 0 = symbol absent, at most <see cref="MaxCodeLength"/>), then the codes packed
-/// least-significant bit first. Decoding is one table lookup per symbol, five symbols per 64-bit refill.
+/// nibbles (128 bytes, 0 = symbol absent, at most <see cref="MaxCodeLength"/>), then the byte lengths
+/// of the first three of four streams, then the streams: each codes a quarter of the plane, least-significant bit first.
+/// Decoding is one table lookup per symbol, five symbols per 64-bit refill, four streams interleaved.
 /// </summary>
 internal static class HuffmanPlane
 {
     public const int MaxCodeLength = 11;
     public const int TableBytes = 128;
+    public const int Streams = 4;
+
+    /// <summary>Code table, then the byte lengths of the first three streams (the fourth takes the rest).</summary>
+    public const int HeaderBytes = TableBytes + (4 * (Streams - 1));
 
     private const int TableSize = 1 << MaxCodeLength;
     private const int SymbolsPerRefill = 57 / MaxCodeLength;
@@ -22,8 +27,8 @@ internal static class HuffmanPlane
     [ThreadStatic]
     private static PriorityQueue<int, (long Weight, int Order)>? reusableQueue;
 
-    /// <summary>Huffman-codes <paramref name="source"/> into <paramref name="destination"/> when that is shorter
-    /// than the source; returns the bytes written, or -1 when it would not pay.</summary>
+    /// <summary>Huffman-codes <paramref name="source"/> into <paramref name="destination"/> when that saves at least
+    /// 1/32 of the source (less is not worth a decode that is slower than a copy); returns the bytes written, or -1.</summary>
     public static int Encode(ReadOnlySpan<byte> source, Span<byte> destination)
     {
         Span<int> counts = stackalloc int[256];
@@ -40,8 +45,8 @@ internal static class HuffmanPlane
             bits += (long)counts[s] * lengths[s];
         }
 
-        var size = TableBytes + (int)((bits + 7) / 8);
-        if (source.IsEmpty || size >= source.Length || destination.Length < size)
+        var bound = HeaderBytes + (int)(bits / 8) + Streams;
+        if (source.IsEmpty || bound > source.Length - (source.Length / 32) || bound > destination.Length)
         {
             return -1;
         }
@@ -53,7 +58,25 @@ internal static class HuffmanPlane
 
         Span<ushort> codes = stackalloc ushort[256];
         AssignReversedCodes(lengths, codes);
-        var output = destination[TableBytes..size];
+        var position = HeaderBytes;
+        var segment = source.Length / Streams;
+        for (var k = 0; k < Streams; k++)
+        {
+            var input = k < Streams - 1 ? source.Slice(k * segment, segment) : source[(k * segment)..];
+            var written = EncodeStream(input, lengths, codes, destination[position..]);
+            if (k < Streams - 1)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(destination[(TableBytes + (4 * k))..], written);
+            }
+
+            position += written;
+        }
+
+        return position;
+    }
+
+    private static int EncodeStream(ReadOnlySpan<byte> source, ReadOnlySpan<byte> lengths, ReadOnlySpan<ushort> codes, Span<byte> output)
+    {
         ulong buffer = 0;
         int buffered = 0, position = 0;
         foreach (var b in source)
@@ -75,49 +98,98 @@ internal static class HuffmanPlane
             buffer >>= 8;
         }
 
-        return size;
+        return position;
     }
 
     /// <summary>Decodes exactly <c>destination.Length</c> symbols from <paramref name="encoded"/>.</summary>
-    /// <exception cref="ChunkFormatException">Bad code lengths, an invalid code, or a stream that is too short.</exception>
+    /// <exception cref="ChunkFormatException">Bad code lengths or stream lengths, an invalid code, or a stream that is
+    /// too short.</exception>
     [SkipLocalsInit]
     public static void Decode(ReadOnlySpan<byte> encoded, Span<byte> destination)
     {
-        if (encoded.Length < TableBytes)
+        if (encoded.Length < HeaderBytes)
         {
-            throw new ChunkFormatException($"A Huffman plane of {encoded.Length} bytes is shorter than its {TableBytes}-byte code table.");
+            throw new ChunkFormatException($"A Huffman plane of {encoded.Length} bytes is shorter than its {HeaderBytes}-byte header.");
         }
 
         Span<ushort> table = stackalloc ushort[TableSize];
         BuildDecodeTable(encoded[..TableBytes], table);
-        var stream = encoded[TableBytes..];
+
+        // Four independent streams over four quarters of the plane: their lookups overlap in the CPU, which a single
+        // stream's chain (lookup, shift, lookup) cannot.
+        Span<int> streamStart = stackalloc int[Streams + 1];
+        streamStart[0] = HeaderBytes;
+        for (var k = 0; k < Streams - 1; k++)
+        {
+            var length = BinaryPrimitives.ReadInt32LittleEndian(encoded[(TableBytes + (4 * k))..]);
+            if (length < 0 || length > encoded.Length - streamStart[k])
+            {
+                throw new ChunkFormatException(
+                    $"Huffman stream {k} claims {length} bytes but only {encoded.Length - streamStart[k]} remain.");
+            }
+
+            streamStart[k + 1] = streamStart[k] + length;
+        }
+
+        streamStart[Streams] = encoded.Length;
+        var segment = destination.Length / Streams;
+        var s0 = encoded[streamStart[0]..streamStart[1]];
+        var s1 = encoded[streamStart[1]..streamStart[2]];
+        var s2 = encoded[streamStart[2]..streamStart[3]];
+        var s3 = encoded[streamStart[3]..streamStart[4]];
+        long p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+        var i = 0;
         ref var tableRef = ref MemoryMarshal.GetReference(table);
         ref var output = ref MemoryMarshal.GetReference(destination);
-        long bitPosition = 0;
-        var i = 0;
-
-        // Fast path: whole 8-byte reads while they stay inside the stream.
-        var fastEnd = destination.Length - SymbolsPerRefill;
-        while (i <= fastEnd && (bitPosition >> 3) + 8 <= stream.Length)
+        while (i + SymbolsPerRefill <= segment &&
+               (p0 >> 3) + 8 <= s0.Length && (p1 >> 3) + 8 <= s1.Length &&
+               (p2 >> 3) + 8 <= s2.Length && (p3 >> 3) + 8 <= s3.Length)
         {
-            var bits = BinaryPrimitives.ReadUInt64LittleEndian(stream[(int)(bitPosition >> 3)..]) >> (int)(bitPosition & 7);
-            for (var k = 0; k < SymbolsPerRefill; k++)
+            var b0 = BinaryPrimitives.ReadUInt64LittleEndian(s0[(int)(p0 >> 3)..]) >> (int)(p0 & 7);
+            var b1 = BinaryPrimitives.ReadUInt64LittleEndian(s1[(int)(p1 >> 3)..]) >> (int)(p1 & 7);
+            var b2 = BinaryPrimitives.ReadUInt64LittleEndian(s2[(int)(p2 >> 3)..]) >> (int)(p2 & 7);
+            var b3 = BinaryPrimitives.ReadUInt64LittleEndian(s3[(int)(p3 >> 3)..]) >> (int)(p3 & 7);
+            var invalid = 0;
+            for (var k = 0; k < SymbolsPerRefill; k++, i++)
             {
-                var entry = Unsafe.Add(ref tableRef, (int)(bits & (TableSize - 1)));
-                var length = entry >> 8;
-                if (length == 0)
-                {
-                    throw InvalidCode(i);
-                }
+                var e0 = Unsafe.Add(ref tableRef, (int)(b0 & (TableSize - 1)));
+                var e1 = Unsafe.Add(ref tableRef, (int)(b1 & (TableSize - 1)));
+                var e2 = Unsafe.Add(ref tableRef, (int)(b2 & (TableSize - 1)));
+                var e3 = Unsafe.Add(ref tableRef, (int)(b3 & (TableSize - 1)));
+                Unsafe.Add(ref output, i) = (byte)e0;
+                Unsafe.Add(ref output, i + segment) = (byte)e1;
+                Unsafe.Add(ref output, i + (2 * segment)) = (byte)e2;
+                Unsafe.Add(ref output, i + (3 * segment)) = (byte)e3;
+                int l0 = e0 >> 8, l1 = e1 >> 8, l2 = e2 >> 8, l3 = e3 >> 8;
+                invalid |= (l0 - 1) | (l1 - 1) | (l2 - 1) | (l3 - 1); // negative when a length is 0
+                b0 >>= l0;
+                b1 >>= l1;
+                b2 >>= l2;
+                b3 >>= l3;
+                p0 += l0;
+                p1 += l1;
+                p2 += l2;
+                p3 += l3;
+            }
 
-                Unsafe.Add(ref output, i++) = (byte)entry;
-                bits >>= length;
-                bitPosition += length;
+            if (invalid < 0)
+            {
+                throw new ChunkFormatException("A Huffman plane holds an invalid code.");
             }
         }
 
-        // Tail: byte-wise reads, zeros past the end, then a check that no code ran past it.
-        for (; i < destination.Length; i++)
+        DecodeTail(table, s0, p0, destination[..segment], i);
+        DecodeTail(table, s1, p1, destination.Slice(segment, segment), i);
+        DecodeTail(table, s2, p2, destination.Slice(2 * segment, segment), i);
+        DecodeTail(table, s3, p3, destination[(3 * segment)..], i);
+    }
+
+    /// <summary>Finishes one stream from symbol <paramref name="start"/>: byte-wise reads, zeros past the end, then a
+    /// check that the codes used exactly the stream's bytes.</summary>
+    private static void DecodeTail(ReadOnlySpan<ushort> table, ReadOnlySpan<byte> stream, long bitPosition,
+        Span<byte> destination, int start)
+    {
+        for (var i = start; i < destination.Length; i++)
         {
             ulong bits = 0;
             var first = (int)(bitPosition >> 3);
@@ -137,10 +209,10 @@ internal static class HuffmanPlane
             bitPosition += length;
         }
 
-        if (bitPosition > stream.Length * 8L)
+        if ((bitPosition + 7) / 8 != stream.Length)
         {
             throw new ChunkFormatException(
-                $"A Huffman plane's codes need {bitPosition} bits but its stream holds only {stream.Length * 8L}.");
+                $"A Huffman stream's codes take {bitPosition} bits but the stream holds {stream.Length} bytes.");
         }
     }
 
