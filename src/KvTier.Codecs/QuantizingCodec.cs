@@ -7,23 +7,25 @@ namespace KvTier.Codecs;
 /// <summary>
 /// Lossy codecs: each element becomes an 8- or 4-bit code relative to its group's offset and scale. With KIVI scales
 /// a key group is one channel across the chunk's tokens (keys have outlier channels) and a value group is one token
-/// across its channels; otherwise each tensor is one group. Payload: (offset, scale) as float32 pairs for the K groups
-/// then the V groups, then the K codes, then the V codes. Decoding writes the chunk's own element type back.
+/// across its channels; otherwise each tensor is one group. Payload: the group parameters for the K groups then the V
+/// groups, then the K codes, then the V codes. Parameters are bf16 (float range, 2 bytes) rounded outward so the group's
+/// range stays covered: fp8 stores its scale only (codes are value / scale, offset zero), the integer formats store
+/// offset (the minimum, rounded down) and scale (rounded up). Decoding writes the chunk's own element type back.
 /// Non-finite inputs do not take part in the ranges; they saturate (fp8 keeps NaN).
 /// </summary>
 internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat format, bool kiviScales) : ChunkCodec
 {
-    private const int GroupBytes = 8;
-
     public override CodecId Id => id;
 
     public override string Name => name;
 
     public override bool IsLossless => false;
 
-    // Shape-free worst case for 16-bit input (tokens + channels <= elements + 1 per tensor).
+    private int GroupBytes => format == QuantizedFormat.Float8E4M3 ? 2 : 4;
+
+    // Shape-free worst case for 16-bit input: tokens + channels <= elements + 1 per tensor, 4 bytes per group.
     private protected override int MaxPayloadLength(int rawLength) =>
-        checked((int)Math.Min(int.MaxValue, (5L * rawLength / 2) + (2 * GroupBytes)));
+        checked((int)Math.Min(int.MaxValue, (2L * rawLength) + (2 * 4)));
 
     private protected override int MaxPayloadLength(int rawLength, ChunkShape shape)
     {
@@ -69,11 +71,7 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
                 ElementConversion.ToFloat(chunk.Slice(tensor * tensorBytes, tensorBytes), shape.DataType, values);
                 ComputeGroups(values, shape.ChannelsPerToken, perChannel, groups, offsets[..groups], scales[..groups]);
                 var groupParameters = parameters.Slice(tensor * keyGroups * GroupBytes, groups * GroupBytes);
-                for (var g = 0; g < groups; g++)
-                {
-                    BinaryPrimitives.WriteSingleLittleEndian(groupParameters[(g * GroupBytes)..], offsets[g]);
-                    BinaryPrimitives.WriteSingleLittleEndian(groupParameters[((g * GroupBytes) + 4)..], scales[g]);
-                }
+                WriteParameters(offsets[..groups], scales[..groups], groupParameters);
 
                 Quantize(values, shape.ChannelsPerToken, perChannel, groups, offsets, scales,
                     codes.Slice(tensor * codeBytes, codeBytes));
@@ -180,8 +178,55 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
             {
                 scales[g] = float.MaxValue / Levels; // a range wider than float: saturate rather than lose the group
             }
+
+            // Quantize against the stored (bf16) parameters, rounded outward so the range stays covered.
+            offsets[g] = ElementConversion.BFloat16ToFloat(RoundToBFloat16(offsets[g], up: false));
+            if (format != QuantizedFormat.Float8E4M3)
+            {
+                scales[g] = (max - offsets[g]) / Levels;
+            }
+
+            scales[g] = ElementConversion.BFloat16ToFloat(RoundToBFloat16(scales[g], up: true));
         }
     }
+
+    /// <summary>bf16 bits of <paramref name="value"/> rounded toward +infinity or -infinity (finite input).</summary>
+    private static ushort RoundToBFloat16(float value, bool up)
+    {
+        var bits = BitConverter.SingleToUInt32Bits(value);
+        var truncated = (ushort)(bits >> 16); // toward zero
+        if ((bits & 0xFFFF) == 0)
+        {
+            return truncated;
+        }
+
+        var rounded = (value > 0) == up ? (ushort)(truncated + 1) : truncated;
+        return float.IsFinite(ElementConversion.BFloat16ToFloat(rounded)) ? rounded : truncated;
+    }
+
+    private void WriteParameters(ReadOnlySpan<float> offsets, ReadOnlySpan<float> scales, Span<byte> destination)
+    {
+        for (var g = 0; g < offsets.Length; g++)
+        {
+            // Both are already exact bf16 values, so truncation keeps them as they are.
+            var scale = (ushort)(BitConverter.SingleToUInt32Bits(scales[g]) >> 16);
+            if (format == QuantizedFormat.Float8E4M3)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(destination[(2 * g)..], scale);
+            }
+            else
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(destination[(4 * g)..], (ushort)(BitConverter.SingleToUInt32Bits(offsets[g]) >> 16));
+                BinaryPrimitives.WriteUInt16LittleEndian(destination[((4 * g) + 2)..], scale);
+            }
+        }
+    }
+
+    private (float Offset, float Scale) ReadParameters(ReadOnlySpan<byte> parameters, int group) =>
+        format == QuantizedFormat.Float8E4M3
+            ? (0f, ElementConversion.BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(parameters[(2 * group)..])))
+            : (ElementConversion.BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(parameters[(4 * group)..])),
+               ElementConversion.BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(parameters[((4 * group) + 2)..])));
 
     private void Quantize(ReadOnlySpan<float> values, int channels, bool perChannel, int groups,
         ReadOnlySpan<float> offsets, ReadOnlySpan<float> scales, Span<byte> codes)
@@ -218,8 +263,7 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
         for (var i = 0; i < values.Length; i++)
         {
             var g = GroupOf(i, channels, perChannel, groups);
-            var offset = BinaryPrimitives.ReadSingleLittleEndian(parameters[(g * GroupBytes)..]);
-            var scale = BinaryPrimitives.ReadSingleLittleEndian(parameters[((g * GroupBytes) + 4)..]);
+            var (offset, scale) = ReadParameters(parameters, g);
             var code = format switch
             {
                 QuantizedFormat.Float8E4M3 => Float8E4M3.ToFloat(codes[i]),

@@ -96,8 +96,8 @@ public sealed class LossyCodecTests
         var shape = CodecTestData.RealShape(dataType);
         var chunk = CodecTestData.RealChunks(dataType)[0].Bytes;
         var encoded = CodecTestData.Encode(ChunkCodecs.Fp8, chunk, shape);
-        // Header, one (offset, scale) pair per tensor, then one byte per element.
-        Assert.Equal(ChunkHeader.Size + (2 * 8) + (chunk.Length / 2), encoded.Length);
+        // Header, one bf16 scale per tensor, then one byte per element.
+        Assert.Equal(ChunkHeader.Size + (2 * 2) + (chunk.Length / 2), encoded.Length);
     }
 
     [Fact]
