@@ -17,7 +17,7 @@ internal static class CodecEvaluation
     {
         var capture = CapturedKv.Load(directory);
         var metadata = capture.Metadata;
-        Console.WriteLine($"# Codec evaluation: {metadata.Model}, {metadata.Tokens} tokens from {string.Join(", ", metadata.Sources)}");
+        Console.WriteLine($"### Codec evaluation: {metadata.Model}, {metadata.Tokens} tokens from {string.Join(", ", metadata.Sources)}");
         Console.WriteLine($"Chunks: {metadata.Layers} layers x {metadata.Tokens / blockTokens} blocks of {blockTokens} tokens, " +
             $"{metadata.Heads} heads x {metadata.HeadDim} dims ({2 * blockTokens * capture.Channels} elements per chunk).");
         var queries = capture.ReadQueries();
@@ -27,7 +27,7 @@ internal static class CodecEvaluation
             var shape = new ChunkShape(dataType, blockTokens, capture.Channels);
             var raw = chunks.Sum(c => (long)c.Bytes.Length);
             Console.WriteLine();
-            Console.WriteLine($"## {dataType.Name()}: {chunks.Count} chunks, {raw} bytes");
+            Console.WriteLine($"#### {dataType.Name()}: {chunks.Count} chunks, {raw} bytes");
             Console.WriteLine();
             Console.WriteLine("| codec | encoded bytes | ratio | exact |");
             Console.WriteLine("|---|---:|---:|---|");

@@ -37,6 +37,12 @@ internal static class HuffmanPlane
             counts[b]++;
         }
 
+        // Huffman cannot beat the order-0 entropy: skip the tree when even that would not save enough.
+        if (source.IsEmpty || HeaderBytes + (EntropyBits(counts, source.Length) / 8) > source.Length - (source.Length / 32))
+        {
+            return -1;
+        }
+
         Span<byte> lengths = stackalloc byte[256];
         BuildLengths(counts, lengths);
         long bits = 0;
@@ -73,6 +79,20 @@ internal static class HuffmanPlane
         }
 
         return position;
+    }
+
+    private static double EntropyBits(ReadOnlySpan<int> counts, int total)
+    {
+        double bits = 0;
+        foreach (var count in counts)
+        {
+            if (count > 0)
+            {
+                bits -= count * Math.Log2((double)count / total);
+            }
+        }
+
+        return bits;
     }
 
     private static int EncodeStream(ReadOnlySpan<byte> source, ReadOnlySpan<byte> lengths, ReadOnlySpan<ushort> codes, Span<byte> output)

@@ -141,31 +141,31 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
         _ => Float8E4M3.MaxFinite,
     };
 
-    private static int GroupOf(int index, int channels, bool perChannel, int groups) =>
-        groups == 1 ? 0 : perChannel ? index % channels : index / channels;
-
     private void ComputeGroups(ReadOnlySpan<float> values, int channels, bool perChannel, int groups,
         Span<float> offsets, Span<float> scales)
     {
         // offsets hold the running minimum and scales the running maximum until the last step.
         offsets.Fill(float.PositiveInfinity);
         scales.Fill(float.NegativeInfinity);
-        for (var i = 0; i < values.Length; i++)
+        for (int row = 0, i = 0; i < values.Length; row++)
         {
-            var value = values[i];
-            if (!float.IsFinite(value))
+            for (var c = 0; c < channels; c++, i++)
             {
-                continue;
-            }
+                var value = values[i];
+                if (!float.IsFinite(value))
+                {
+                    continue;
+                }
 
-            var g = GroupOf(i, channels, perChannel, groups);
-            if (format == QuantizedFormat.Float8E4M3)
-            {
-                value = Math.Abs(value);
-            }
+                var g = groups == 1 ? 0 : perChannel ? c : row;
+                if (format == QuantizedFormat.Float8E4M3)
+                {
+                    value = Math.Abs(value);
+                }
 
-            offsets[g] = Math.Min(offsets[g], value);
-            scales[g] = Math.Max(scales[g], value);
+                offsets[g] = Math.Min(offsets[g], value);
+                scales[g] = Math.Max(scales[g], value);
+            }
         }
 
         for (var g = 0; g < groups; g++)
@@ -236,23 +236,26 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
             codes.Clear();
         }
 
-        for (var i = 0; i < values.Length; i++)
+        for (int row = 0, i = 0; i < values.Length; row++)
         {
-            var g = GroupOf(i, channels, perChannel, groups);
-            var inverse = scales[g] > 0 ? 1 / scales[g] : 0;
-            var scaled = (values[i] - offsets[g]) * inverse;
-            switch (format)
+            for (var c = 0; c < channels; c++, i++)
             {
-                case QuantizedFormat.Float8E4M3:
-                    codes[i] = Float8E4M3.FromFloat(scaled);
-                    break;
-                case QuantizedFormat.Int8:
-                    codes[i] = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 255);
-                    break;
-                default:
-                    var level = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 15);
-                    codes[i >> 1] |= (byte)(level << ((i & 1) * 4));
-                    break;
+                var g = groups == 1 ? 0 : perChannel ? c : row;
+                var inverse = scales[g] > 0 ? 1 / scales[g] : 0;
+                var scaled = (values[i] - offsets[g]) * inverse;
+                switch (format)
+                {
+                    case QuantizedFormat.Float8E4M3:
+                        codes[i] = Float8E4M3.FromFloat(scaled);
+                        break;
+                    case QuantizedFormat.Int8:
+                        codes[i] = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 255);
+                        break;
+                    default:
+                        var level = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 15);
+                        codes[i >> 1] |= (byte)(level << ((i & 1) * 4));
+                        break;
+                }
             }
         }
     }
@@ -260,17 +263,34 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
     private void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<byte> parameters, int channels, bool perChannel,
         int groups, Span<float> values)
     {
-        for (var i = 0; i < values.Length; i++)
+        var scratch = ArrayPool<float>.Shared.Rent(2 * groups);
+        try
         {
-            var g = GroupOf(i, channels, perChannel, groups);
-            var (offset, scale) = ReadParameters(parameters, g);
-            var code = format switch
+            var offsets = scratch.AsSpan(0, groups);
+            var scales = scratch.AsSpan(groups, groups);
+            for (var g = 0; g < groups; g++)
             {
-                QuantizedFormat.Float8E4M3 => Float8E4M3.ToFloat(codes[i]),
-                QuantizedFormat.Int8 => codes[i],
-                _ => (codes[i >> 1] >> ((i & 1) * 4)) & 0xF,
-            };
-            values[i] = offset + (code * scale);
+                (offsets[g], scales[g]) = ReadParameters(parameters, g);
+            }
+
+            for (int row = 0, i = 0; i < values.Length; row++)
+            {
+                for (var c = 0; c < channels; c++, i++)
+                {
+                    var g = groups == 1 ? 0 : perChannel ? c : row;
+                    var code = format switch
+                    {
+                        QuantizedFormat.Float8E4M3 => Float8E4M3.ToFloat(codes[i]),
+                        QuantizedFormat.Int8 => codes[i],
+                        _ => (codes[i >> 1] >> ((i & 1) * 4)) & 0xF,
+                    };
+                    values[i] = offsets[g] + (code * scales[g]);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
         }
     }
 }
