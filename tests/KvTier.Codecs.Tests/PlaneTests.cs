@@ -95,4 +95,20 @@ public sealed class PlaneTests
         var length = HuffmanPlane.Encode(plane, encoded);
         Assert.Throws<ChunkFormatException>(() => HuffmanPlane.Decode(encoded.AsSpan(0, length - 10), new byte[plane.Length]));
     }
+
+    [Fact]
+    public void Huffman_rejects_bits_that_no_code_reaches()
+    {
+        // Only symbol 0 has a code ("0"): a stream of one-bits hits unassigned table entries, in the fast loop.
+        var encoded = new byte[HuffmanPlane.HeaderBytes + 400];
+        encoded[0] = 0x01;
+        for (var k = 0; k < HuffmanPlane.Streams - 1; k++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(encoded.AsSpan(HuffmanPlane.TableBytes + (4 * k)), 100);
+        }
+
+        encoded.AsSpan(HuffmanPlane.HeaderBytes).Fill(0xFF);
+        var error = Assert.Throws<ChunkFormatException>(() => HuffmanPlane.Decode(encoded, new byte[400]));
+        Assert.Contains("invalid code", error.Message, StringComparison.Ordinal);
+    }
 }
