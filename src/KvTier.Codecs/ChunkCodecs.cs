@@ -1,3 +1,5 @@
+using KvTier.Core;
+
 namespace KvTier.Codecs;
 
 /// <summary>
@@ -43,6 +45,23 @@ public static class ChunkCodecs
         return All.FirstOrDefault(c => string.Equals(c.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
             ?? throw new ArgumentException(
                 $"Unknown codec '{name}'. Known: {string.Join(", ", All.Select(c => c.Name))}.", nameof(name));
+    }
+
+    /// <summary>The codec a namespace names, checked against its layout: a lossy codec needs fp16, bf16 or fp32 data.
+    /// Encode that namespace's chunks with <see cref="ChunkShape.ForLayout"/> of its layout.</summary>
+    /// <exception cref="ArgumentException">The codec is unknown, or lossy on a data type it cannot quantize.</exception>
+    public static ChunkCodec ForNamespace(KvNamespace kvNamespace)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        var codec = Get(kvNamespace.Codec);
+        if (!codec.IsLossless && !ElementConversion.IsQuantizable(kvNamespace.Layout.DataType))
+        {
+            throw new ArgumentException(
+                $"Codec {codec.Name} quantizes fp16, bf16 or fp32 data; namespace {kvNamespace.Id} stores {Core.Layout.KvDataTypes.Name(kvNamespace.Layout.DataType)}.",
+                nameof(kvNamespace));
+        }
+
+        return codec;
     }
 
     /// <summary>Finds a codec by its id.</summary>

@@ -1,3 +1,6 @@
+using KvTier.Core;
+using KvTier.Core.Layout;
+
 namespace KvTier.Codecs.Tests;
 
 public sealed class CodecRegistryTests
@@ -40,5 +43,23 @@ public sealed class CodecRegistryTests
     {
         Assert.False(ChunkCodecs.IsKnown((CodecId)200));
         Assert.Throws<ArgumentOutOfRangeException>(() => ChunkCodecs.Get((CodecId)200));
+    }
+
+    [Fact]
+    public void A_namespace_finds_its_codec_by_name()
+    {
+        var layout = ModelPresets.MiniLmL6.ToLayout(KvDataType.BFloat16, 16);
+        Assert.Same(ChunkCodecs.None, ChunkCodecs.ForNamespace(new KvNamespace("m", "main", layout, "t")));
+        Assert.Same(ChunkCodecs.SplitHuffman,
+            ChunkCodecs.ForNamespace(new KvNamespace("m", "main", layout, "t", codec: "split-huffman")));
+    }
+
+    [Fact]
+    public void A_lossy_codec_on_an_fp8_namespace_is_refused()
+    {
+        var layout = ModelPresets.MiniLmL6.ToLayout(KvDataType.Float8E4M3, 16);
+        var error = Assert.Throws<ArgumentException>(() =>
+            ChunkCodecs.ForNamespace(new KvNamespace("m", "main", layout, "t", codec: "int8-kivi")));
+        Assert.Contains("fp8_e4m3", error.Message, StringComparison.Ordinal);
     }
 }
