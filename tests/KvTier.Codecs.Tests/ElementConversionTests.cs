@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using KvTier.Core.Layout;
+
 namespace KvTier.Codecs.Tests;
 
 public sealed class ElementConversionTests
@@ -44,4 +47,42 @@ public sealed class ElementConversionTests
     [Fact]
     public void Bf16_NaN_stays_NaN() =>
         Assert.True(float.IsNaN(ElementConversion.BFloat16ToFloat(ElementConversion.FloatToBFloat16(float.NaN))));
+
+    [Fact]
+    public void Bulk_bf16_to_float_matches_the_scalar_conversion_for_every_bit_pattern()
+    {
+        var source = new byte[2 * 65536];
+        for (var bits = 0; bits < 65536; bits++)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(source.AsSpan(2 * bits), (ushort)bits);
+        }
+
+        var floats = new float[65536];
+        ElementConversion.ToFloat(source, KvDataType.BFloat16, floats);
+        for (var bits = 0; bits < 65536; bits++)
+        {
+            Assert.Equal(BitConverter.SingleToUInt32Bits(ElementConversion.BFloat16ToFloat((ushort)bits)),
+                BitConverter.SingleToUInt32Bits(floats[bits]));
+        }
+    }
+
+    [Fact]
+    public void Bulk_float_to_bf16_matches_the_scalar_conversion_including_NaN_and_ties()
+    {
+        var random = new Random(17);
+        var floats = new float[100_003];
+        for (var i = 0; i < floats.Length; i++)
+        {
+            // Random bit patterns cover NaN, infinities, subnormals; every 7th value is an exact rounding tie.
+            var bits = (uint)random.NextInt64(0, 1L << 32);
+            floats[i] = BitConverter.UInt32BitsToSingle(i % 7 == 0 ? (bits & 0xFFFF0000u) | 0x8000u : bits);
+        }
+
+        var bytes = new byte[2 * floats.Length];
+        ElementConversion.FromFloat(floats, KvDataType.BFloat16, bytes);
+        for (var i = 0; i < floats.Length; i++)
+        {
+            Assert.Equal(ElementConversion.FloatToBFloat16(floats[i]), BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(2 * i)));
+        }
+    }
 }
