@@ -1,7 +1,7 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Buffers.Binary;
 using KvTier.Core.Layout;
 
 namespace KvTier.Codecs;
