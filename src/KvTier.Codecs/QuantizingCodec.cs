@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.Intrinsics;
 using KvTier.Core.Layout;
 
 namespace KvTier.Codecs;
@@ -263,6 +264,32 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
     private void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<byte> parameters, int channels, bool perChannel,
         int groups, Span<float> values)
     {
+        // Two tight passes instead of one branchy one: codes to levels, then level * scale + offset per group.
+        switch (format)
+        {
+            case QuantizedFormat.Float8E4M3:
+                for (var i = 0; i < values.Length; i++)
+                {
+                    values[i] = Float8E4M3.ToFloat(codes[i]);
+                }
+
+                break;
+            case QuantizedFormat.Int8:
+                for (var i = 0; i < values.Length; i++)
+                {
+                    values[i] = codes[i];
+                }
+
+                break;
+            default:
+                for (var i = 0; i < values.Length; i++)
+                {
+                    values[i] = (codes[i >> 1] >> ((i & 1) * 4)) & 0xF;
+                }
+
+                break;
+        }
+
         var scratch = ArrayPool<float>.Shared.Rent(2 * groups);
         try
         {
@@ -273,24 +300,62 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
                 (offsets[g], scales[g]) = ReadParameters(parameters, g);
             }
 
-            for (int row = 0, i = 0; i < values.Length; row++)
+            for (var row = 0; row * channels < values.Length; row++)
             {
-                for (var c = 0; c < channels; c++, i++)
+                var rowValues = values.Slice(row * channels, channels);
+                if (perChannel)
                 {
-                    var g = groups == 1 ? 0 : perChannel ? c : row;
-                    var code = format switch
-                    {
-                        QuantizedFormat.Float8E4M3 => Float8E4M3.ToFloat(codes[i]),
-                        QuantizedFormat.Int8 => codes[i],
-                        _ => (codes[i >> 1] >> ((i & 1) * 4)) & 0xF,
-                    };
-                    values[i] = offsets[g] + (code * scales[g]);
+                    MultiplyAdd(rowValues, scales, offsets);
+                }
+                else
+                {
+                    var g = groups == 1 ? 0 : row;
+                    MultiplyAdd(rowValues, scales[g], offsets[g]);
                 }
             }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>values[c] = values[c] * scales[c] + offsets[c].</summary>
+    private static void MultiplyAdd(Span<float> values, ReadOnlySpan<float> scales, ReadOnlySpan<float> offsets)
+    {
+        var c = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; c + 4 <= values.Length; c += 4)
+            {
+                var v = Vector128.Create<float>(values[c..]);
+                ((v * Vector128.Create<float>(scales[c..])) + Vector128.Create<float>(offsets[c..])).CopyTo(values[c..]);
+            }
+        }
+
+        for (; c < values.Length; c++)
+        {
+            values[c] = (values[c] * scales[c]) + offsets[c];
+        }
+    }
+
+    /// <summary>values[c] = values[c] * scale + offset.</summary>
+    private static void MultiplyAdd(Span<float> values, float scale, float offset)
+    {
+        var c = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            var scales = Vector128.Create(scale);
+            var offsets = Vector128.Create(offset);
+            for (; c + 4 <= values.Length; c += 4)
+            {
+                ((Vector128.Create<float>(values[c..]) * scales) + offsets).CopyTo(values[c..]);
+            }
+        }
+
+        for (; c < values.Length; c++)
+        {
+            values[c] = (values[c] * scale) + offset;
         }
     }
 }
