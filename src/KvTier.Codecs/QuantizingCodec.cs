@@ -74,7 +74,7 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
                 var groupParameters = parameters.Slice(tensor * keyGroups * GroupBytes, groups * GroupBytes);
                 WriteParameters(offsets[..groups], scales[..groups], groupParameters);
 
-                Quantize(values, shape.ChannelsPerToken, perChannel, groups, offsets, scales,
+                Quantize(values, shape.ChannelsPerToken, perChannel, groups, offsets[..groups], scales[..groups],
                     codes.Slice(tensor * codeBytes, codeBytes));
             }
 
@@ -229,37 +229,74 @@ internal sealed class QuantizingCodec(CodecId id, string name, QuantizedFormat f
             : (ElementConversion.BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(parameters[(4 * group)..])),
                ElementConversion.BFloat16ToFloat(BinaryPrimitives.ReadUInt16LittleEndian(parameters[((4 * group) + 2)..])));
 
-    private void Quantize(ReadOnlySpan<float> values, int channels, bool perChannel, int groups,
+    private void Quantize(Span<float> values, int channels, bool perChannel, int groups,
         ReadOnlySpan<float> offsets, ReadOnlySpan<float> scales, Span<byte> codes)
     {
-        if (format == QuantizedFormat.Int4)
+        // Two tight passes: (value - offset) / scale in place, vectorised per group, then one code per element.
+        var scratch = ArrayPool<float>.Shared.Rent(2 * groups);
+        try
         {
-            codes.Clear();
-        }
-
-        for (int row = 0, i = 0; i < values.Length; row++)
-        {
-            for (var c = 0; c < channels; c++, i++)
+            var inverses = scratch.AsSpan(0, groups);
+            var shifts = scratch.AsSpan(groups, groups);
+            for (var g = 0; g < groups; g++)
             {
-                var g = groups == 1 ? 0 : perChannel ? c : row;
-                var inverse = scales[g] > 0 ? 1 / scales[g] : 0;
-                var scaled = (values[i] - offsets[g]) * inverse;
-                switch (format)
+                inverses[g] = scales[g] > 0 ? 1 / scales[g] : 0;
+                shifts[g] = -offsets[g] * inverses[g];
+            }
+
+            for (var row = 0; row * channels < values.Length; row++)
+            {
+                var rowValues = values.Slice(row * channels, channels);
+                if (perChannel)
                 {
-                    case QuantizedFormat.Float8E4M3:
-                        codes[i] = Float8E4M3.FromFloat(scaled);
-                        break;
-                    case QuantizedFormat.Int8:
-                        codes[i] = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 255);
-                        break;
-                    default:
-                        var level = (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, 15);
-                        codes[i >> 1] |= (byte)(level << ((i & 1) * 4));
-                        break;
+                    MultiplyAdd(rowValues, inverses, shifts);
+                }
+                else
+                {
+                    var g = groups == 1 ? 0 : row;
+                    MultiplyAdd(rowValues, inverses[g], shifts[g]);
                 }
             }
         }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+
+        switch (format)
+        {
+            case QuantizedFormat.Float8E4M3:
+                for (var i = 0; i < values.Length; i++)
+                {
+                    codes[i] = Float8E4M3.FromFloat(values[i]);
+                }
+
+                break;
+            case QuantizedFormat.Int8:
+                for (var i = 0; i < values.Length; i++)
+                {
+                    codes[i] = Level(values[i], 255);
+                }
+
+                break;
+            default:
+                for (var i = 0; i + 1 < values.Length; i += 2)
+                {
+                    codes[i >> 1] = (byte)(Level(values[i], 15) | (Level(values[i + 1], 15) << 4));
+                }
+
+                if ((values.Length & 1) != 0)
+                {
+                    codes[values.Length >> 1] = Level(values[^1], 15);
+                }
+
+                break;
+        }
     }
+
+    /// <summary>The nearest level in [0, max]; NaN becomes level 0.</summary>
+    private static byte Level(float scaled, float max) =>
+        (byte)Math.Clamp(MathF.Round(float.IsNaN(scaled) ? 0 : scaled), 0, max);
 
     private void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<byte> parameters, int channels, bool perChannel,
         int groups, Span<float> values)
