@@ -1,0 +1,121 @@
+using KvTier.Core;
+
+namespace KvTier.Codecs;
+
+/// <summary>
+/// The codec registry: stable names and ids of every codec, and the decoder that dispatches on the chunk header.
+/// </summary>
+public static class ChunkCodecs
+{
+    /// <summary>"none": the bytes as they are.</summary>
+    public static ChunkCodec None { get; } = new NoneCodec();
+
+    /// <summary>"lz4": LZ4 over the raw bytes.</summary>
+    public static ChunkCodec Lz4 { get; } = new Lz4Codec();
+
+    /// <summary>"split-lz4": byte planes, each LZ4-compressed or stored raw.</summary>
+    public static ChunkCodec SplitLz4 { get; } = new SplitPlaneCodec(CodecId.SplitLz4, "split-lz4", PlaneCoder.Lz4);
+
+    /// <summary>"split-huffman": byte planes, each Huffman-coded or stored raw (the entropy-coding variant).</summary>
+    public static ChunkCodec SplitHuffman { get; } = new SplitPlaneCodec(CodecId.SplitHuffman, "split-huffman", PlaneCoder.Huffman);
+
+    /// <summary>"fp8": lossy FP8 E4M3 with one scale per tensor.</summary>
+    public static ChunkCodec Fp8 { get; } = new QuantizingCodec(CodecId.Fp8, "fp8", QuantizedFormat.Float8E4M3, kiviScales: false);
+
+    /// <summary>"fp8-kivi": lossy FP8 E4M3, per-channel key scales and per-token value scales.</summary>
+    public static ChunkCodec Fp8Kivi { get; } = new QuantizingCodec(CodecId.Fp8Kivi, "fp8-kivi", QuantizedFormat.Float8E4M3, kiviScales: true);
+
+    /// <summary>"int8-kivi": lossy 8-bit asymmetric integers, per-channel keys and per-token values.</summary>
+    public static ChunkCodec Int8Kivi { get; } = new QuantizingCodec(CodecId.Int8Kivi, "int8-kivi", QuantizedFormat.Int8, kiviScales: true);
+
+    /// <summary>"int4-kivi": lossy 4-bit asymmetric integers, per-channel keys and per-token values.</summary>
+    public static ChunkCodec Int4Kivi { get; } = new QuantizingCodec(CodecId.Int4Kivi, "int4-kivi", QuantizedFormat.Int4, kiviScales: true);
+
+    /// <summary>Every codec, lossless first.</summary>
+    public static IReadOnlyList<ChunkCodec> All { get; } = [None, Lz4, SplitLz4, SplitHuffman, Fp8, Fp8Kivi, Int8Kivi, Int4Kivi];
+
+    // Declared after the codecs: static initialisers run in text order.
+    private static readonly ChunkCodec?[] ById = BuildTable();
+
+    /// <summary>Finds a codec by its name (as in <see cref="Core.KvNamespace.Codec"/>; case-insensitive).</summary>
+    /// <exception cref="ArgumentException">No codec has that name.</exception>
+    public static ChunkCodec Get(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return All.FirstOrDefault(c => string.Equals(c.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException(
+                $"Unknown codec '{name}'. Known: {string.Join(", ", All.Select(c => c.Name))}.", nameof(name));
+    }
+
+    /// <summary>The codec a namespace names, checked against its layout: a lossy codec needs fp16, bf16 or fp32 data.
+    /// Encode that namespace's chunks with <see cref="ChunkShape.ForLayout"/> of its layout.</summary>
+    /// <exception cref="ArgumentException">The codec is unknown, or lossy on a data type it cannot quantize.</exception>
+    public static ChunkCodec ForNamespace(KvNamespace kvNamespace)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        var codec = Get(kvNamespace.Codec);
+        if (!codec.IsLossless && !ElementConversion.IsQuantizable(kvNamespace.Layout.DataType))
+        {
+            throw new ArgumentException(
+                $"Codec {codec.Name} quantizes fp16, bf16 or fp32 data; namespace {kvNamespace.Id} stores {Core.Layout.KvDataTypes.Name(kvNamespace.Layout.DataType)}.",
+                nameof(kvNamespace));
+        }
+
+        return codec;
+    }
+
+    /// <summary>Finds a codec by its id.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No codec has that id.</exception>
+    public static ChunkCodec Get(CodecId id) =>
+        (byte)id < ById.Length && ById[(byte)id] is { } codec
+            ? codec
+            : throw new ArgumentOutOfRangeException(nameof(id), id, $"Unknown codec id {(byte)id}.");
+
+    /// <summary>True when <paramref name="id"/> names a codec this library has.</summary>
+    public static bool IsKnown(CodecId id) => (byte)id < ById.Length && ById[(byte)id] is not null;
+
+    /// <summary>The raw length the chunk decodes to, so callers can size the destination.</summary>
+    /// <exception cref="ChunkFormatException">The header is malformed.</exception>
+    public static int DecodedLength(ReadOnlySpan<byte> encoded) => ChunkHeader.Read(encoded).RawLength;
+
+    /// <summary>
+    /// Verifies and decodes one encoded chunk into <paramref name="destination"/>; returns the bytes written (the raw
+    /// length). <paramref name="encoded"/> may be longer than the chunk; nothing outside either span is touched.
+    /// </summary>
+    /// <param name="encoded">The encoded chunk (header and payload).</param>
+    /// <param name="destination">Receives the decoded chunk.</param>
+    /// <param name="expectedCodec">When given, a chunk of another codec is rejected.</param>
+    /// <exception cref="ChunkFormatException">Truncated, corrupt, of another codec than expected, or the decoded chunk
+    /// does not fit <paramref name="destination"/>.</exception>
+    public static int Decode(ReadOnlySpan<byte> encoded, Span<byte> destination, CodecId? expectedCodec = null)
+    {
+        var header = ChunkHeader.Read(encoded);
+        if (expectedCodec is { } expected && header.Codec != expected)
+        {
+            throw new ChunkFormatException(
+                $"The chunk is encoded with codec {Get(header.Codec).Name} (id {(byte)header.Codec}), expected {Get(expected).Name} (id {(byte)expected}).");
+        }
+
+        if (header.RawLength > destination.Length)
+        {
+            throw new ChunkFormatException(
+                $"The chunk decodes to {header.RawLength} bytes but the destination holds only {destination.Length}.");
+        }
+
+        header.VerifyChecksum(encoded);
+        Get(header.Codec).DecodeVerified(encoded.Slice(ChunkHeader.Size, header.PayloadLength), header,
+            destination[..header.RawLength]);
+        return header.RawLength;
+    }
+
+    private static ChunkCodec?[] BuildTable()
+    {
+        var table = new ChunkCodec?[256];
+        foreach (var codec in All)
+        {
+            table[(byte)codec.Id] = codec;
+        }
+
+        return table;
+    }
+}
