@@ -50,7 +50,8 @@ public sealed partial class StorageEngine
         return new ReadResult(ReadStatus.Hit, leaseId, total, servedFrom);
     }
 
-    private ReadResult ReadFromNvme(int slot, BlockId id, ulong location, int length, uint tableChecksum, int firstChunk, int chunkCount,
+    /// <summary>Brings an NVMe block into the arena and serves it; null when the record moved meanwhile (retry).</summary>
+    private ReadResult? ReadFromNvme(int slot, BlockId id, ulong location, int length, uint tableChecksum, int firstChunk, int chunkCount,
         TimeSpan leaseTimeout, Span<ChunkExtent> extents)
     {
         // Room first: making room may clean a segment, which reuses this thread's read buffer.
@@ -73,6 +74,11 @@ public sealed partial class StorageEngine
         if (!good)
         {
             allocator.Free(handle);
+            if (RecordMoved(slot, id, location))
+            {
+                return null; // cleaned or deleted while we read: not corruption
+            }
+
             logger.LogWarning("NVMe record of {Block} failed its checksum; dropping the block.", id);
             DropCorrupt(slot, id, nvmeLocation: location);
             return new ReadResult(ReadStatus.Corrupt, 0, 0, StorageTier.Nvme);
@@ -95,6 +101,8 @@ public sealed partial class StorageEngine
                 allocator.Free(handle);
                 entry.Leases++;
                 offset = entry.HostOffset;
+                length = (int)entry.ExtentLength;
+                tableChecksum = entry.TableChecksum;
                 promoted = false;
             }
             else
@@ -125,6 +133,14 @@ public sealed partial class StorageEngine
         }
 
         return Serve(slot, id, offset, length, tableChecksum, firstChunk, chunkCount, leaseTimeout, extents, StorageTier.Nvme, verified: false);
+    }
+
+    private bool RecordMoved(int slot, BlockId id, ulong location)
+    {
+        lock (index.LockFor(id))
+        {
+            return index.Find(id) != slot || index[slot].State != EntryState.Committed || index[slot].NvmeLocation != location;
+        }
     }
 
     /// <summary>Takes one lease count off a block; the last one finishes a pending delete or frees a transient copy.</summary>

@@ -235,6 +235,25 @@ public sealed partial class StorageEngine : IBlockStore
         }
 
         ExpireDue();
+        for (var attempt = 0; ; attempt++)
+        {
+            var result = TryRead(id, firstChunk, chunkCount, leaseTimeout, extents);
+            if (result is { } done)
+            {
+                return done;
+            }
+
+            if (attempt == 8)
+            {
+                // The record kept moving under us (heavy cleaning): report a miss rather than spin.
+                Interlocked.Increment(ref counters.Misses);
+                return new ReadResult(ReadStatus.Miss, 0, 0, 0);
+            }
+        }
+    }
+
+    private ReadResult? TryRead(in BlockId id, int firstChunk, int chunkCount, TimeSpan leaseTimeout, Span<ChunkExtent> extents)
+    {
         var gate = index.LockFor(id);
         int slot;
         long offset = 0;

@@ -73,9 +73,12 @@ public sealed class S3FifoPolicy : IEvictionPolicy
         where TFilter : struct, IVictimFilter
     {
         // Every item can be looked at a bounded number of times (moves and frequency decrements), so this ends.
+        var pinnedInMain = 0;
         for (var budget = (Count * (MaxFrequency + 2)) + 2; budget > 0; budget--)
         {
-            var fromSmall = queues.CountOf(Small) > 0 && (queues.CountOf(Small) >= smallFraction * Count || queues.CountOf(Main) == 0);
+            // When a whole lap of main was pinned, look at the small queue even below its share.
+            var fromSmall = queues.CountOf(Small) > 0
+                && (queues.CountOf(Small) >= smallFraction * Count || queues.CountOf(Main) == 0 || pinnedInMain >= queues.CountOf(Main));
             var queue = fromSmall ? Small : Main;
             item = queues.Tail(queue);
             if (item < 0)
@@ -88,6 +91,7 @@ public sealed class S3FifoPolicy : IEvictionPolicy
             if (!filter.CanEvict(item))
             {
                 // Pinned (leased or reserved): keep it, one more lap in main.
+                pinnedInMain = fromSmall ? 0 : pinnedInMain + 1;
                 queues.PushHead(Main, item, frequency);
                 continue;
             }
