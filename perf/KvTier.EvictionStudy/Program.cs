@@ -5,6 +5,13 @@ using KvTier.Workloads;
 
 // Usage: KvTier.EvictionStudy [trace directory] — prints a Markdown table of prefix-hit ratios (share of block
 // accesses served as part of a cached prefix), LRU vs S3-FIFO with three small-queue shares.
+//        KvTier.EvictionStudy footprint — index/policy/allocator bytes per block and allocator utilisation.
+if (args is ["footprint"])
+{
+    Footprint.Run();
+    return 0;
+}
+
 var directory = args.Length > 0 ? args[0] : Path.Combine(AppContext.BaseDirectory, "../../../../../../shared/data/traces");
 directory = Path.GetFullPath(directory);
 if (!Directory.Exists(directory))

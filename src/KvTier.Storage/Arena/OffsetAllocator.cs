@@ -39,7 +39,7 @@ internal sealed class OffsetAllocator
 
         CapacityBytes = capacityBytes / Granularity * Granularity;
         Array.Fill(binHeads, None);
-        nodes = new Node[Math.Max(16, expectedAllocations * 2 + 2)];
+        nodes = new Node[Math.Max(16, expectedAllocations + 16)];
         freeNodes = new int[nodes.Length];
         var whole = NewNode();
         nodes[whole] = new Node { Offset = 0, Size = (uint)(CapacityBytes / Granularity), BinPrevious = None, BinNext = None, NeighborPrevious = None, NeighborNext = None };
