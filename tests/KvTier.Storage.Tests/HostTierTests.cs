@@ -47,6 +47,44 @@ public sealed class HostTierTests
     }
 
     [Fact]
+    public void Copy_out_writes_the_requested_chunks_back_to_back_and_leaves_no_lease()
+    {
+        using var store = StorageEngine.Open(Engines.HostOnly());
+        var id = TestBlocks.Id(30);
+        var chunks = TestBlocks.Chunks(id, 5, 700);
+        TestBlocks.Put(store, id, chunks);
+        var destination = new byte[10_000];
+
+        var result = store.CopyOut(id, 1, 3, destination, out var written);
+
+        Assert.Equal(ReadStatus.Hit, result.Status);
+        Assert.Equal(chunks[1..4].Sum(chunk => chunk.Length), written);
+        Assert.True(destination.AsSpan(0, written).SequenceEqual(chunks[1..4].SelectMany(chunk => chunk).ToArray()));
+        Assert.Equal(0, store.GetStats().ActiveLeases);
+    }
+
+    [Fact]
+    public void Copy_out_of_corrupted_bytes_reports_corrupt_and_drops_the_block()
+    {
+        using var store = StorageEngine.Open(Engines.HostOnly());
+        var id = TestBlocks.Id(31);
+        TestBlocks.Put(store, id, TestBlocks.Chunks(id, 2, 700));
+        var extents = new ChunkExtent[2];
+        store.ReleaseLease(store.Read(id, 0, -1, TimeSpan.FromSeconds(5), extents).LeaseId);
+        unsafe
+        {
+            ((byte*)store.ArenaAddress)[extents[1].ArenaOffset + 100] ^= 1;
+        }
+
+        var result = store.CopyOut(id, 0, -1, new byte[4096], out var written);
+
+        Assert.Equal(ReadStatus.Corrupt, result.Status);
+        Assert.Equal(0, written);
+        Assert.False(store.Contains(id));
+        Assert.Equal(0, store.GetStats().ActiveLeases);
+    }
+
+    [Fact]
     public void A_second_put_of_a_present_block_is_a_no_op()
     {
         using var store = StorageEngine.Open(Engines.HostOnly());

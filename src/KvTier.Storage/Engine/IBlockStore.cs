@@ -36,6 +36,13 @@ public interface IBlockStore : IDisposable
     /// </summary>
     ReadResult Read(in BlockId id, int firstChunk, int chunkCount, TimeSpan leaseTimeout, Span<ChunkExtent> extents);
 
+    /// <summary>
+    /// The TCP path's read: copies chunks <paramref name="firstChunk"/>..+<paramref name="chunkCount"/> (-1: to the
+    /// end) back to back into <paramref name="destination"/>, verifying each chunk's checksum on the copy while it is
+    /// still in cache, under a lease held only for the call. On anything but a hit nothing in the destination is valid.
+    /// </summary>
+    ReadResult CopyOut(in BlockId id, int firstChunk, int chunkCount, Span<byte> destination, out int bytesWritten);
+
     /// <summary>The bytes of an extent handed out by a read (valid while its lease lasts).</summary>
     ReadOnlySpan<byte> ExtentBytes(in ChunkExtent extent);
 

@@ -9,10 +9,11 @@ public sealed partial class StorageEngine
 {
     /// <summary>Verifies and hands out the requested chunks of a host extent the caller already holds a lease count on.</summary>
     private ReadResult Serve(int slot, BlockId id, long offset, int length, uint tableChecksum, int firstChunk, int chunkCount,
-        TimeSpan leaseTimeout, Span<ChunkExtent> extents, StorageTier servedFrom, bool verified)
+        TimeSpan leaseTimeout, Span<ChunkExtent> extents, StorageTier servedFrom, bool verifyChunks)
     {
+        // The table is always checked; chunk checks are skipped only for callers that verify their copy (CopyOut).
         var extent = arena.Slice(offset, length);
-        if (!verified && (!BlockTable.IsWellFormed(extent) || BlockTable.ChecksumOf(extent[..BlockTable.SizeFor(BlockTable.ChunkCount(extent))]) != tableChecksum))
+        if ((!BlockTable.IsWellFormed(extent) || BlockTable.ChecksumOf(extent[..BlockTable.SizeFor(BlockTable.ChunkCount(extent))]) != tableChecksum))
         {
             DropLease(slot, id);
             DropCorrupt(slot, id);
@@ -33,7 +34,7 @@ public sealed partial class StorageEngine
             throw new ArgumentException($"{count} chunks need {count} extents, got room for {extents.Length}.", nameof(extents));
         }
 
-        if (!verified && BlockTable.FirstCorruptChunk(extent, firstChunk, count) >= 0)
+        if (verifyChunks && BlockTable.FirstCorruptChunk(extent, firstChunk, count) >= 0)
         {
             DropLease(slot, id);
             DropCorrupt(slot, id);
@@ -85,6 +86,7 @@ public sealed partial class StorageEngine
         }
 
         bool promoted;
+        var sharedCopy = false;
         lock (index.LockFor(id))
         {
             if (index.Find(id) != slot || index[slot].State != EntryState.Committed)
@@ -104,6 +106,7 @@ public sealed partial class StorageEngine
                 length = (int)entry.ExtentLength;
                 tableChecksum = entry.TableChecksum;
                 promoted = false;
+                sharedCopy = true;
             }
             else
             {
@@ -132,7 +135,7 @@ public sealed partial class StorageEngine
             observer?.OnTierChanged(id, StorageTier.Host);
         }
 
-        return Serve(slot, id, offset, length, tableChecksum, firstChunk, chunkCount, leaseTimeout, extents, StorageTier.Nvme, verified: false);
+        return Serve(slot, id, offset, length, tableChecksum, firstChunk, chunkCount, leaseTimeout, extents, StorageTier.Nvme, verifyChunks: sharedCopy); // our own copy was verified whole above
     }
 
     private bool RecordMoved(int slot, BlockId id, ulong location)

@@ -235,9 +235,75 @@ public sealed partial class StorageEngine : IBlockStore
         }
 
         ExpireDue();
+        return ReadWithRetries(id, firstChunk, chunkCount, leaseTimeout, extents, verify: true);
+    }
+
+    /// <inheritdoc/>
+    public ReadResult CopyOut(in BlockId id, int firstChunk, int chunkCount, Span<byte> destination, out int bytesWritten)
+    {
+        bytesWritten = 0;
+        if (firstChunk < 0 || chunkCount == 0 || chunkCount < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(chunkCount), $"{firstChunk}+{chunkCount}", "A chunk range needs firstChunk >= 0 and chunkCount > 0 (or -1 for the rest).");
+        }
+
+        ExpireDue();
+        var rented = System.Buffers.ArrayPool<ChunkExtent>.Shared.Rent(BlockTable.MaxChunks);
+        try
+        {
+            Span<ChunkExtent> extents = rented;
+            // Chunks are verified below on the copy, while hot in cache, instead of a separate pass over the arena.
+            var result = ReadWithRetries(id, firstChunk, chunkCount, TimeSpan.FromSeconds(10), extents, verify: false);
+            if (result.Status != ReadStatus.Hit)
+            {
+                return result;
+            }
+
+            var count = chunkCount == -1 ? result.ChunkCount - firstChunk : chunkCount;
+            var status = ReadStatus.Hit;
+            var written = 0;
+            for (var position = 0; position < count; position++)
+            {
+                var extent = extents[position];
+                if (destination.Length - written < extent.Length)
+                {
+                    ReleaseLease(result.LeaseId);
+                    throw new ArgumentException($"The destination holds {destination.Length} bytes; chunk {firstChunk + position} ends at {written + extent.Length}.", nameof(destination));
+                }
+
+                var target = destination.Slice(written, extent.Length);
+                arena.Slice(extent.ArenaOffset, extent.Length).CopyTo(target);
+                if (ChunkInfo.ChecksumOf(target) != extent.Checksum)
+                {
+                    status = ReadStatus.Corrupt;
+                    break;
+                }
+
+                written += extent.Length;
+            }
+
+            if (status == ReadStatus.Corrupt && leases.TryTake(result.LeaseId, out var slot, out var leasedId))
+            {
+                DropLease(slot, leasedId);
+                DropCorrupt(slot, leasedId);
+                return result with { Status = ReadStatus.Corrupt, LeaseId = 0 };
+            }
+
+            ReleaseLease(result.LeaseId);
+            bytesWritten = written;
+            return result with { LeaseId = 0 };
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<ChunkExtent>.Shared.Return(rented);
+        }
+    }
+
+    private ReadResult ReadWithRetries(in BlockId id, int firstChunk, int chunkCount, TimeSpan leaseTimeout, Span<ChunkExtent> extents, bool verify)
+    {
         for (var attempt = 0; ; attempt++)
         {
-            var result = TryRead(id, firstChunk, chunkCount, leaseTimeout, extents);
+            var result = TryRead(id, firstChunk, chunkCount, leaseTimeout, extents, verify);
             if (result is { } done)
             {
                 return done;
@@ -252,7 +318,7 @@ public sealed partial class StorageEngine : IBlockStore
         }
     }
 
-    private ReadResult? TryRead(in BlockId id, int firstChunk, int chunkCount, TimeSpan leaseTimeout, Span<ChunkExtent> extents)
+    private ReadResult? TryRead(in BlockId id, int firstChunk, int chunkCount, TimeSpan leaseTimeout, Span<ChunkExtent> extents, bool verify)
     {
         var gate = index.LockFor(id);
         int slot;
@@ -299,7 +365,7 @@ public sealed partial class StorageEngine : IBlockStore
             }
 
             Interlocked.Increment(ref counters.HostHits);
-            return Serve(slot, id, offset, length, tableChecksum, firstChunk, chunkCount, leaseTimeout, extents, StorageTier.Host, verified: false);
+            return Serve(slot, id, offset, length, tableChecksum, firstChunk, chunkCount, leaseTimeout, extents, StorageTier.Host, verifyChunks: verify);
         }
 
         return ReadFromNvme(slot, id, nvmeLocation, length, tableChecksum, firstChunk, chunkCount, leaseTimeout, extents);
