@@ -69,9 +69,11 @@ public sealed partial class StorageEngine
         // The key is read without the lock and confirmed under it: a torn read just fails the check.
         var id = index[slot].Id;
         var gate = index.LockFor(id);
-        long offset;
-        int length;
-        uint tableChecksum;
+        long offset = 0;
+        var length = 0;
+        uint tableChecksum = 0;
+        var cleanCopyDropped = false;
+        var droppedFromNode = false;
         lock (gate)
         {
             if (index.Find(id) != slot)
@@ -102,22 +104,34 @@ public sealed partial class StorageEngine
             if (entry.OnNvme)
             {
                 FreeHostLocked(ref entry); // a clean copy: NVMe already has the bytes
-                observer?.OnTierChanged(id, StorageTier.Nvme);
-                return true;
+                cleanCopyDropped = true;
             }
-
-            if (segments is null || !Admitted(entry))
+            else if (segments is null || !Admitted(entry))
             {
                 _ = RemoveLocked(id, slot);
                 Interlocked.Increment(ref counters.Evictions);
-                observer?.OnRemoved(id, RemovalReason.Evicted);
-                return true;
+                droppedFromNode = true;
             }
+            else
+            {
+                entry.Flags |= BlockEntry.DemotingFlag;
+                offset = entry.HostOffset;
+                length = (int)entry.ExtentLength;
+                tableChecksum = entry.TableChecksum;
+            }
+        }
 
-            entry.Flags |= BlockEntry.DemotingFlag;
-            offset = entry.HostOffset;
-            length = (int)entry.ExtentLength;
-            tableChecksum = entry.TableChecksum;
+        // Observers hear about it outside the lock.
+        if (cleanCopyDropped)
+        {
+            observer?.OnTierChanged(id, StorageTier.Nvme);
+            return true;
+        }
+
+        if (droppedFromNode)
+        {
+            observer?.OnRemoved(id, RemovalReason.Evicted);
+            return true;
         }
 
         var location = AppendWithCleaning(id, arena.Slice(offset, length), tableChecksum);
@@ -172,7 +186,7 @@ public sealed partial class StorageEngine
 
         if (kill != 0)
         {
-            segments.KillInPlace(kill);
+            segments!.KillInPlace(kill);
             segments.MarkDead(kill, length);
         }
 
@@ -292,7 +306,9 @@ public sealed partial class StorageEngine
 
                 if (moved != 0)
                 {
+                    // The block changed while we copied it: the copy must not come back after a restart.
                     segments.MarkDead(moved, extent.Length);
+                    segments.KillInPlace(moved);
                 }
             });
 

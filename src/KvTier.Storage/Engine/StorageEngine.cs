@@ -501,7 +501,16 @@ public sealed partial class StorageEngine : IBlockStore
     /// <inheritdoc/>
     public void Dispose()
     {
-        maintenance?.Dispose();
+        if (maintenance is not null)
+        {
+            // Wait for a running maintenance pass: it may be copying from the arena we are about to unmap.
+            using var stopped = new ManualResetEvent(false);
+            if (maintenance.Dispose(stopped))
+            {
+                stopped.WaitOne();
+            }
+        }
+
         segments?.Dispose();
         arena.Dispose();
     }
