@@ -24,7 +24,7 @@ public sealed class CrashRecoveryTests
             NvmeTierTests.FillWithColdBlocks(store, 0, 40);
         }
 
-        var before = CountRecovered(directory.Path);
+        var before = NvmeTierTests.CountRecovered(directory.Path);
         // What a crash between two page writes of one record leaves: its second page never reached the disk.
         var segment = Directory.GetFiles(directory.Path, "segment-*.kvs").Order(StringComparer.Ordinal).First();
         using (var file = new FileStream(segment, FileMode.Open))
@@ -40,9 +40,4 @@ public sealed class CrashRecoveryTests
         NvmeTierTests.AssertEveryBlockReadsBackIntact(restarted);
     }
 
-    private static long CountRecovered(string directory)
-    {
-        using var store = StorageEngine.Open(NvmeTierTests.AllAdmitted(directory));
-        return store.GetStats().RecoveredBlocks;
-    }
 }

@@ -272,7 +272,7 @@ public sealed class NvmeTierTests
         Assert.True(hits > 0, "no block read back");
     }
 
-    private static long CountRecovered(string directory)
+    internal static long CountRecovered(string directory)
     {
         using var store = StorageEngine.Open(AllAdmitted(directory));
         return store.GetStats().RecoveredBlocks;

@@ -197,22 +197,31 @@ public sealed partial class StorageEngine
                 return; // the record was replaced meanwhile
             }
 
-            lock (policyGate)
-            {
-                hostPolicy.Remove(slot);
-            }
-
-            if (entry.Leases > 0 || (entry.Flags & BlockEntry.DemotingFlag) != 0)
-            {
-                entry.State = EntryState.Deleting;
-            }
-            else
-            {
-                _ = RemoveLocked(id, slot);
-            }
+            _ = RetireLocked(id, slot);
         }
 
         observer?.OnRemoved(id, RemovalReason.Corrupt);
+    }
+
+    /// <summary>
+    /// Takes a committed block out of service: removed now, or hidden as deleting until its readers and its demotion
+    /// are done. Returns the NVMe location to kill outside the lock (0 when none or deferred).
+    /// </summary>
+    private ulong RetireLocked(BlockId id, int slot)
+    {
+        lock (policyGate)
+        {
+            hostPolicy.Remove(slot);
+        }
+
+        ref var entry = ref index[slot];
+        if (entry.Leases > 0 || (entry.Flags & BlockEntry.DemotingFlag) != 0)
+        {
+            entry.State = EntryState.Deleting;
+            return 0;
+        }
+
+        return RemoveLocked(id, slot);
     }
 
     /// <summary>Frees everything a committed entry holds and removes it; returns its NVMe location (to kill outside the lock).</summary>

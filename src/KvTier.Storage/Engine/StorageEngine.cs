@@ -398,20 +398,7 @@ public sealed partial class StorageEngine : IBlockStore
                 return false;
             }
 
-            ref var entry = ref index[slot];
-            lock (policyGate)
-            {
-                hostPolicy.Remove(slot);
-            }
-
-            if (entry.Leases > 0 || (entry.Flags & BlockEntry.DemotingFlag) != 0)
-            {
-                entry.State = EntryState.Deleting;
-            }
-            else
-            {
-                kill = RemoveLocked(id, slot);
-            }
+            kill = RetireLocked(id, slot);
         }
 
         if (kill != 0)
