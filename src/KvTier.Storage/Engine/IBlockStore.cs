@@ -38,8 +38,8 @@ public interface IBlockStore : IDisposable
 
     /// <summary>
     /// The TCP path's read: copies chunks <paramref name="firstChunk"/>..+<paramref name="chunkCount"/> (-1: to the
-    /// end) back to back into <paramref name="destination"/>, verifying each chunk's checksum on the copy while it is
-    /// still in cache, under a lease held only for the call. On anything but a hit nothing in the destination is valid.
+    /// end) back to back into <paramref name="destination"/>, computing each chunk's checksum in the same pass as the
+    /// copy, under a lease held only for the call. On anything but a hit nothing in the destination is valid.
     /// </summary>
     ReadResult CopyOut(in BlockId id, int firstChunk, int chunkCount, Span<byte> destination, out int bytesWritten);
 

@@ -252,7 +252,7 @@ public sealed partial class StorageEngine : IBlockStore
         try
         {
             Span<ChunkExtent> extents = rented;
-            // Chunks are verified below on the copy, while hot in cache, instead of a separate pass over the arena.
+            // Chunks are verified below in the same pass that copies them (CopyAndChecksum), not in a separate pass.
             var result = ReadWithRetries(id, firstChunk, chunkCount, TimeSpan.FromSeconds(10), extents, verify: false);
             if (result.Status != ReadStatus.Hit)
             {
@@ -272,8 +272,7 @@ public sealed partial class StorageEngine : IBlockStore
                 }
 
                 var target = destination.Slice(written, extent.Length);
-                arena.Slice(extent.ArenaOffset, extent.Length).CopyTo(target);
-                if (ChunkInfo.ChecksumOf(target) != extent.Checksum)
+                if (CopyAndChecksum.Copy(arena.Slice(extent.ArenaOffset, extent.Length), target) != extent.Checksum)
                 {
                     status = ReadStatus.Corrupt;
                     break;
