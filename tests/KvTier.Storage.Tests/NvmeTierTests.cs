@@ -213,6 +213,23 @@ public sealed class NvmeTierTests
     }
 
     [Fact]
+    public void A_disk_that_refuses_writes_with_enospc_loses_those_demotions_and_the_engine_carries_on()
+    {
+        Assert.SkipUnless(File.Exists("/dev/full"), "/dev/full (a device whose writes fail with ENOSPC) is missing.");
+        using var directory = new TempDirectory();
+        using var store = StorageEngine.Open(AllAdmitted(directory.Path));
+        // The first segment the engine creates is /dev/full: every write to it fails with ENOSPC, like a full disk.
+        File.CreateSymbolicLink(Path.Combine(directory.Path, "segment-00000000.kvs"), "/dev/full");
+
+        FillWithColdBlocks(store, 0, 40);
+
+        var stats = store.GetStats();
+        Assert.True(stats.NvmeWriteErrors >= 1);
+        Assert.True(stats.Demotions > 0, "later demotions went to a fresh segment");
+        AssertEveryBlockReadsBackIntact(store);
+    }
+
+    [Fact]
     public void The_segment_store_reports_a_refused_write_and_carries_on()
     {
         using var directory = new TempDirectory();

@@ -94,7 +94,17 @@ internal sealed class SegmentStore : IDisposable
                     return 0;
                 }
 
-                active = OpenSegment(nextSegmentId++, create: true);
+                try
+                {
+                    active = OpenSegment(nextSegmentId++, create: true);
+                }
+                catch (IOException exception)
+                {
+                    // Cannot create a segment (no space for the inode, no file descriptors, ...): this demotion fails.
+                    Interlocked.Increment(ref WriteErrors);
+                    logger.LogError(exception, "NVMe tier: cannot open a new segment.");
+                    return 0;
+                }
             }
 
             segment = active;
@@ -454,6 +464,13 @@ internal sealed class SegmentStore : IDisposable
         var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{FilePrefix}{id:D8}{FileSuffix}"));
         var flags = LibC.OpenReadWrite | LibC.OpenCloseOnExec | (create ? LibC.OpenCreate : 0) | (DirectIo ? LibC.OpenDirect : 0);
         var fd = LibC.Open(path, flags, Convert.ToInt32("644", 8));
+        if (fd < 0 && DirectIo && Marshal.GetLastPInvokeError() == LibC.ErrorInvalidArgument)
+        {
+            // This one file refuses O_DIRECT (another file system or a device behind a link): buffered I/O for it.
+            logger.LogWarning("NVMe tier: {Path} refuses O_DIRECT; using buffered I/O for it.", path);
+            fd = LibC.Open(path, flags & ~LibC.OpenDirect, Convert.ToInt32("644", 8));
+        }
+
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
