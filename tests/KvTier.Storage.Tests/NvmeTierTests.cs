@@ -230,6 +230,32 @@ public sealed class NvmeTierTests
     }
 
     [Fact]
+    public void A_tier_on_tmpfs_demotes_and_recovers_with_whatever_direct_io_it_offers()
+    {
+        // tmpfs refused O_DIRECT before Linux 6.6 and accepts it since; either way the tier must work. (The per-file
+        // fallback when O_DIRECT is refused is exercised by the /dev/full test.)
+        Assert.SkipUnless(Directory.Exists("/dev/shm"), "/dev/shm (tmpfs) is missing.");
+        var path = Path.Combine("/dev/shm", "kvtier-storage-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (var store = StorageEngine.Open(AllAdmitted(path)))
+            {
+                Assert.NotNull(store.NvmeDirectIo);
+                FillWithColdBlocks(store, 0, 40);
+                Assert.True(store.GetStats().Demotions > 0);
+            }
+
+            using var restarted = StorageEngine.Open(AllAdmitted(path));
+            Assert.True(restarted.GetStats().RecoveredBlocks > 0);
+            AssertEveryBlockReadsBackIntact(restarted);
+        }
+        finally
+        {
+            Directory.Delete(path, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_segment_store_reports_a_refused_write_and_carries_on()
     {
         using var directory = new TempDirectory();
