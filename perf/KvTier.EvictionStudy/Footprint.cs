@@ -69,8 +69,9 @@ internal static class Footprint
         var sizes = BlockSizeMix.Draw(random, 200_000);
         var live = new List<(int Handle, int Size)>();
         long liveBytes = 0;
-        double sum = 0, worst = 1;
+        double sum = 0, worst = 1, steadySum = 0;
         var samples = 0;
+        var steadySamples = 0;
         foreach (var size in sizes)
         {
             int handle;
@@ -95,9 +96,16 @@ internal static class Footprint
 
             live.Add((handle, size));
             liveBytes += size;
+            if (samples > 0)
+            {
+                steadySum += (double)liveBytes / capacity;
+                steadySamples++;
+            }
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"allocator utilisation at allocation failure (requested bytes / arena), {samples:N0} samples: mean {sum / samples:P2}, worst {worst:P2}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"allocator utilisation after each allocation once full (steady state), {steadySamples:N0} samples: mean {steadySum / steadySamples:P2}"));
     }
 }

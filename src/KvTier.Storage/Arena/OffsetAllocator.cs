@@ -83,12 +83,12 @@ internal sealed class OffsetAllocator
         lock (gate)
         {
             var bin = FindNonEmptyBin(CeilingBin((uint)units));
-            if (bin == None)
+            var index = bin == None ? SearchFloorBin((uint)units) : binHeads[bin];
+            if (index == None)
             {
                 return None;
             }
 
-            var index = binHeads[bin];
             RemoveFromBin(index);
             ref var node = ref nodes[index];
             if (node.Size > units)
@@ -185,6 +185,26 @@ internal sealed class OffsetAllocator
     {
         var free = FreeBytes;
         return free == 0 ? 0 : 1.0 - (double)LargestFreeBytes() / free;
+    }
+
+    /// <summary>
+    /// Last chance when no bin is sure to fit: the request's own bin may hold a node that is large enough (bins
+    /// span 12.5 %). Looks at a bounded number of nodes, so the cost stays O(1); this is what lets the arena fill
+    /// past the point where only in-between sizes are left.
+    /// </summary>
+    private int SearchFloorBin(uint units)
+    {
+        const int maxLooks = 32;
+        var looks = 0;
+        for (var index = binHeads[FloorBin(units)]; index != None && looks < maxLooks; index = nodes[index].BinNext, looks++)
+        {
+            if (nodes[index].Size >= units)
+            {
+                return index;
+            }
+        }
+
+        return None;
     }
 
     private void Unlink(int index)
