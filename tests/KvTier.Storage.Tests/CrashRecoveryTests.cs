@@ -39,5 +39,4 @@ public sealed class CrashRecoveryTests
         Assert.Equal(1, restarted.GetStats().CorruptRecordsSkipped);
         NvmeTierTests.AssertEveryBlockReadsBackIntact(restarted);
     }
-
 }

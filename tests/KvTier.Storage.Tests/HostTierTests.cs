@@ -357,6 +357,23 @@ public sealed class HostTierTests
     }
 
     [Fact]
+    public void Without_reserved_hugetlb_pages_the_arena_falls_back_to_transparent_huge_pages()
+    {
+        const string meminfo = "/proc/meminfo";
+        const string thp = "/sys/kernel/mm/transparent_hugepage/enabled";
+        Assert.SkipUnless(File.Exists(meminfo) && File.Exists(thp), "No /proc/meminfo or THP settings to compare with.");
+        var freeHugePages = File.ReadLines(meminfo).First(line => line.StartsWith("HugePages_Free:", StringComparison.Ordinal));
+        Assert.SkipUnless(freeHugePages.EndsWith(" 0", StringComparison.Ordinal), "This machine has hugetlb pages reserved.");
+        Assert.SkipWhen(File.ReadAllText(thp).Contains("[never]", StringComparison.Ordinal), "THP is disabled here.");
+
+        using var arena = Arena.HostArena.Create(4 << 20, tryHugeTlb: true, tryLock: false);
+
+        Assert.Equal(Arena.HugePageMode.TransparentHugePages, arena.HugePages);
+        arena.Slice(0, 4 << 20).Fill(0xA5); // every page is really backed
+        Assert.Equal(0xA5, arena.Slice((4 << 20) - 1, 1)[0]);
+    }
+
+    [Fact]
     public void The_arena_reports_the_pages_it_got()
     {
         using var store = StorageEngine.Open(Engines.HostOnly());
