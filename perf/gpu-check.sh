@@ -16,7 +16,8 @@ LIMIT_MIB=64
 publish() {
   rm -rf "$OUT"
   dotnet publish perf/KvTier.GpuCheck -c Release -r linux-x64 --self-contained true -p:PublishTrimmed=true \
-    -p:PublishSingleFile=true -p:DebugType=none -p:GenerateDocumentationFile=false -o "$OUT" -nologo -v:quiet
+    -p:PublishSingleFile=true -p:DebugType=none -o "$OUT" -nologo -v:quiet
+  rm -f "$OUT"/*.xml
   local mib
   mib=$(du -sm "$OUT" | cut -f1)
   if [ "$mib" -gt "$LIMIT_MIB" ]; then

@@ -24,4 +24,10 @@ echo "GUEST rxe0 up at $(cut -d' ' -f1 /proc/uptime)s"
 /kvtier/kvtier_rdma_suite --device rxe0
 status=$?
 echo "GUEST suite done at $(cut -d' ' -f1 /proc/uptime)s"
+if [ -x /kvtier/dotnet/kvtier-rdma-check ]; then
+  # The C# binding, self-contained (no .NET in the guest); its lines go to the console as they are.
+  DOTNET_CLI_TELEMETRY_OPTOUT=1 /kvtier/dotnet/kvtier-rdma-check --device rxe0 --seconds 1
+  echo "KVTIER-RXE-DOTNET rc=$?"
+  echo "GUEST C# check done at $(cut -d' ' -f1 /proc/uptime)s"
+fi
 finish $status

@@ -3,6 +3,9 @@
 # stock kernel booted under QEMU (software emulation) with Soft-RoCE (rdma_rxe) on a dummy interface, two RC QPs
 # of one process on one rxe device. This machine's own kernel has no RDMA, hence the guest.
 #
+# With KVTIER_RXE_DOTNET=1 it also publishes the self-contained C# check (perf/rdma-check.sh publish) and runs
+# it in the guest: the C# binding against the same real device, with no .NET in the guest (adds about 45 s).
+#
 # Exit status: 0 passed, 1 failed, 77 skipped (the reason is printed: no root/apt, qemu unusable, no shim built).
 # Work folder (downloaded debs, unpacked kernel; reused between runs): $KVTIER_RXE_WORK, default /var/tmp/kvtier-rxe.
 # Timeout for the guest: $KVTIER_RXE_TIMEOUT seconds (default 300).
@@ -65,8 +68,14 @@ for dir in "$WORK/userspace/usr/lib/x86_64-linux-gnu" "$WORK/userspace/lib/x86_6
 done
 cp "$(command -v ip)" "$(command -v rdma)" "$image/usr/sbin/"
 cp "$SUITE" "$image/kvtier/"
+dotnet_check=$ROOT/artifacts/rdma-check
+if [ "${KVTIER_RXE_DOTNET:-0}" = 1 ]; then
+  perf/rdma-check.sh publish | sed 's/^/    /' || { echo "FAIL Soft-RoCE suite: could not publish the C# check"; exit 1; }
+  mkdir -p "$image/kvtier/dotnet"
+  cp "$dotnet_check/kvtier-rdma-check" "$dotnet_check/libkvtier_rdma.so" "$image/kvtier/dotnet/"
+fi
 # Copy every shared library the binaries and providers need that the image does not hold yet.
-for binary in "$image"/usr/sbin/* "$image"/kvtier/* "$image"/usr/lib/x86_64-linux-gnu/libibverbs/*.so \
+for binary in "$image"/usr/sbin/* "$image"/kvtier/kvtier_rdma_suite "$image"/kvtier/dotnet/* "$image"/usr/lib/x86_64-linux-gnu/libibverbs/*.so \
   "$image"/usr/lib/x86_64-linux-gnu/libibverbs.so.1; do
   LD_LIBRARY_PATH=$image/usr/lib/x86_64-linux-gnu ldd "$binary" 2>/dev/null |
     awk '/=> \// { print $3 } /^[ \t]*\/lib64/ { print $1 }'
@@ -98,8 +107,9 @@ timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -sm
   -no-reboot -kernel "$WORK/kernel/boot/vmlinuz-$kernel_version" -initrd "$WORK/initrd.gz" \
   -append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null 2>&1 | tr -d '\r' >"$log"
 qemu_status=${PIPESTATUS[0]}
-grep -E '^(PASS|FAIL|SKIP|PASSED|FAILED|GUEST|KVTIER)' "$log" | sed 's/^/    /'
+grep -E '^(PASS|FAIL|SKIP|PASSED|FAILED|GUEST|KVTIER|detect|port |READ|RDMA-CHECK)' "$log" | sed 's/^/    /'
 result=$(grep -oE 'KVTIER-RXE-RESULT rc=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$')
+dotnet_result=$(grep -oE 'KVTIER-RXE-DOTNET rc=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$')
 echo "    prepare ${prepared}s, total $(elapsed)s (kernel $kernel_version, guest log $log)"
 if [ -z "$result" ]; then
   if grep -q 'KVTIER-GUEST-UP' "$log"; then
@@ -113,6 +123,9 @@ if [ -z "$result" ]; then
   echo "FAIL Soft-RoCE suite: no result marker (qemu status $qemu_status); see $log"
   exit 1
 fi
-if [ "$result" = 0 ]; then echo "PASS Soft-RoCE suite (real rdma_rxe verbs)"; exit 0; fi
+if [ -n "$dotnet_result" ]; then
+  [ "$dotnet_result" = 0 ] && echo "    C# binding check in the guest passed" || echo "    C# binding check in the guest FAILED (rc=$dotnet_result)"
+fi
+if [ "$result" = 0 ] && [ "${dotnet_result:-0}" = 0 ]; then echo "PASS Soft-RoCE suite (real rdma_rxe verbs)"; exit 0; fi
 echo "FAIL Soft-RoCE suite (rc=$result); see $log"
 exit 1
