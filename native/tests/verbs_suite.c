@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -418,6 +419,25 @@ static int test_bad_arguments_return_negative_errno(void)
     return 0;
 }
 
+/* On the real provider: kvt_probe agrees with the kernel's device list (none on a host without RDMA). */
+static int test_probe_matches_sysfs(void)
+{
+    if (use_fake)
+        return 1;
+    uint32_t in_sysfs = 0;
+    DIR *dir = opendir("/sys/class/infiniband");
+    if (dir != NULL) {
+        for (struct dirent *entry; (entry = readdir(dir)) != NULL;)
+            in_sysfs += entry->d_name[0] != '.';
+        closedir(dir);
+    }
+    kvt_device_info devices[16];
+    uint32_t count = 99;
+    CHECK_RC(kvt_probe(devices, 16, &count));
+    CHECK(count == in_sysfs, "kvt_probe found %u devices, /sys/class/infiniband lists %u", count, in_sysfs);
+    return 0;
+}
+
 typedef struct test_case {
     const char *name;
     int (*run)(void);
@@ -434,6 +454,7 @@ static const test_case tests[] = {
     {"error_completion", test_error_completion_per_request_and_reconnect},
     {"completion_channel", test_completion_channel_wakes_waiter},
     {"refused_post", test_refused_post_reports_how_many_were_accepted},
+    {"probe_matches_sysfs", test_probe_matches_sysfs},
 };
 
 int main(int argc, char **argv)
@@ -464,7 +485,7 @@ int main(int argc, char **argv)
         int rc = tests[i].run();
         ran++;
         if (rc > 0)
-            printf("SKIP %s (needs the fake device)\n", tests[i].name);
+            printf("SKIP %s (%s)\n", tests[i].name, use_fake ? "needs a real provider" : "needs the fake device");
         else if (rc == 0)
             printf("PASS %s\n", tests[i].name);
         else {

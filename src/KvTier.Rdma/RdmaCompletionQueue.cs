@@ -40,7 +40,11 @@ public sealed unsafe class RdmaCompletionQueue : RdmaHandle
     }
 
     /// <summary>Requests an event on the channel for the next completion.</summary>
-    public void Arm() => RdmaException.ThrowIfFailed(NativeMethods.CompletionQueueArm(handle), "Arming a completion queue");
+    public void Arm()
+    {
+        using var lease = Lease();
+        RdmaException.ThrowIfFailed(NativeMethods.CompletionQueueArm(lease.Handle), "Arming a completion queue");
+    }
 
     internal static RdmaCompletionQueue Create(RdmaContext context, uint entries, RdmaCompletionChannel? channel)
     {

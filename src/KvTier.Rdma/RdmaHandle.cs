@@ -56,6 +56,10 @@ public abstract class RdmaHandle : SafeHandle
         SetHandle(native);
     }
 
+    /// <summary>Keeps the native object alive for one call: throws <see cref="ObjectDisposedException"/> after
+    /// Dispose instead of handing a freed pointer to the shim.</summary>
+    private protected HandleLease Lease() => new(this);
+
     /// <summary>Destroys the native object; 0 or -errno.</summary>
     private protected abstract int Destroy(nint native);
 
@@ -67,4 +71,23 @@ public abstract class RdmaHandle : SafeHandle
         firstParent?.DangerousRelease();
         return result == 0;
     }
+}
+
+/// <summary>A reference on a handle for the duration of one native call (see <see cref="RdmaHandle"/>).</summary>
+internal readonly ref struct HandleLease
+{
+    private readonly SafeHandle owner;
+
+    public HandleLease(SafeHandle owner)
+    {
+        this.owner = owner;
+        var added = false;
+        owner.DangerousAddRef(ref added); // throws ObjectDisposedException once disposed
+        Handle = owner.DangerousGetHandle();
+    }
+
+    /// <summary>The native pointer, valid until <see cref="Dispose"/>.</summary>
+    public nint Handle { get; }
+
+    public void Dispose() => owner.DangerousRelease();
 }

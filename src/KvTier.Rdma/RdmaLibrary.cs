@@ -35,6 +35,13 @@ public static class RdmaLibrary
             return 0;
         }
 
+        var overridden = Environment.GetEnvironmentVariable(PathVariable);
+        if (!string.IsNullOrEmpty(overridden) && !NativeLibrary.TryLoad(Path.GetFullPath(overridden), out _))
+        {
+            // An explicit choice is never silently replaced by another copy found by the default probing.
+            throw new DllNotFoundException($"{PathVariable}={overridden} cannot be loaded (missing or not a shared library).");
+        }
+
         foreach (var candidate in Candidates())
         {
             if (File.Exists(candidate) && NativeLibrary.TryLoad(candidate, out var handle))

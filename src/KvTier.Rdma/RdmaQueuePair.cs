@@ -18,8 +18,9 @@ public sealed unsafe class RdmaQueuePair : RdmaHandle
     {
         get
         {
+            using var lease = Lease();
             RdmaEndpoint endpoint;
-            RdmaException.ThrowIfFailed(NativeMethods.QueuePairLocalEndpoint(handle, &endpoint), "Reading the local endpoint");
+            RdmaException.ThrowIfFailed(NativeMethods.QueuePairLocalEndpoint(lease.Handle, &endpoint), "Reading the local endpoint");
             return endpoint;
         }
     }
@@ -27,16 +28,21 @@ public sealed unsafe class RdmaQueuePair : RdmaHandle
     /// <summary>INIT, RTR and RTS towards <paramref name="remote"/>.</summary>
     public void Connect(in RdmaEndpoint remote, in RdmaConnectOptions options = default)
     {
+        using var lease = Lease();
         fixed (RdmaEndpoint* remotePointer = &remote)
         fixed (RdmaConnectOptions* optionsPointer = &options)
         {
-            RdmaException.ThrowIfFailed(NativeMethods.QueuePairConnect(handle, remotePointer, optionsPointer),
+            RdmaException.ThrowIfFailed(NativeMethods.QueuePairConnect(lease.Handle, remotePointer, optionsPointer),
                 $"Connecting QP to remote QP {remote.QueuePairNumber}");
         }
     }
 
     /// <summary>Back to RESET after an error, so that <see cref="Connect"/> can run again.</summary>
-    public void Reset() => RdmaException.ThrowIfFailed(NativeMethods.QueuePairReset(handle), "Resetting a QP");
+    public void Reset()
+    {
+        using var lease = Lease();
+        RdmaException.ThrowIfFailed(NativeMethods.QueuePairReset(lease.Handle), "Resetting a QP");
+    }
 
     /// <summary>Posts the operations as one work-request list (one doorbell). Returns 0 or -errno: -ERANGE when a
     /// local range is outside <paramref name="local"/> (nothing posted), -ENOMEM when the send queue is full.

@@ -187,4 +187,18 @@ public sealed class FakeDeviceDataPathTests
         Assert.Equal(19, exception.Errno); // ENODEV
         Assert.Contains("mlx5_9", exception.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_disposed_queue_pair_refuses_calls_instead_of_using_freed_memory()
+    {
+        using var fake = TestShim.UseFakeDevice();
+        using var pair = new FakePair();
+        var endpoint = pair.B.LocalEndpoint;
+        pair.A.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => pair.A.LocalEndpoint);
+        Assert.Throws<ObjectDisposedException>(() => pair.A.Connect(endpoint));
+        Assert.Throws<ObjectDisposedException>(() => pair.A.Post(pair.Local, [pair.Operation(1, RdmaOpcode.Read, 0, 0, 64)]));
+        Assert.True(pair.A.IsClosed);
+    }
 }
