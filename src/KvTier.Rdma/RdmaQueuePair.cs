@@ -85,7 +85,11 @@ public sealed unsafe class RdmaQueuePair : RdmaHandle
     public void Post(RdmaMemoryRegion local, ReadOnlySpan<RdmaOperation> operations)
     {
         var result = TryPost(local, operations, out var posted);
-        RdmaException.ThrowIfFailed(result, $"Posting {operations.Length} operations ({posted} accepted)");
+        if (result < 0)
+        {
+            // The message is built only on failure: this is the measured hot path.
+            RdmaException.ThrowIfFailed(result, $"Posting {operations.Length} operations ({posted} accepted)");
+        }
     }
 
     internal static RdmaQueuePair Create(RdmaContext context, RdmaCompletionQueue completionQueue, uint maxSendRequests)
