@@ -9,6 +9,34 @@ cd "$(dirname "$0")/.."
 
 passed=0 failed=0 skipped=0 broken=0
 results_dir=$(mktemp -d -t kvtier-tests.XXXXXX)
+
+# Native shim tests (CTest: the fake-device data path and the exported-symbol check), counted like the others.
+if [ -f native/build/CTestTestfile.cmake ]; then
+  echo "==> native (CTest)"
+  log="$results_dir/native.log"
+  (cd native/build && ctest --output-on-failure --timeout 120) >"$log" 2>&1 || true
+  grep -E '\*\*\*|Failed|tests passed' "$log" || true
+  native_total=$(grep -oE 'tests failed out of [0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
+  native_failed=$(grep -oE '[0-9]+ tests failed' "$log" | grep -oE '^[0-9]+' || echo 0)
+  if [ "${native_total:-0}" -eq 0 ]; then
+    echo "error: CTest did not run" >&2
+    tail -20 "$log" >&2
+    broken=$((broken + 1))
+  else
+    passed=$((passed + native_total - native_failed))
+    failed=$((failed + native_failed))
+  fi
+fi
+# Real verbs: the shim's suite against Soft-RoCE in a QEMU guest (skips with a reason where qemu cannot run).
+if [ -x eng/rxe/run-rxe-tests.sh ] && [ "${KVTIER_SKIP_RXE:-0}" != 1 ]; then
+  echo "==> native on Soft-RoCE (QEMU guest)"
+  eng/rxe/run-rxe-tests.sh
+  case $? in
+    0) passed=$((passed + 1)) ;;
+    77) skipped=$((skipped + 1)) ;;
+    *) failed=$((failed + 1)) ;;
+  esac
+fi
 for project in tests/*/*.Tests.csproj; do
   name=$(basename "$project" .csproj)
   assembly="$(dirname "$project")/bin/$configuration/net10.0/$name.dll"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# RDMA check through the C# binding on a real device (no .NET needed where it runs):
+#   perf/rdma-check.sh publish        self-contained, trimmed linux-x64 build into artifacts/rdma-check/ with the shim
+#   perf/rdma-check.sh run [args]     run it: --device NAME (default: first), --seconds N (throughput loop, default 1)
+# eng/rxe/run-rxe-tests.sh also runs the published build inside its Soft-RoCE guest when it exists.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=artifacts/rdma-check
+case "${1:-}" in
+  publish)
+    [ -f native/build/libkvtier_rdma.so ] || { echo "error: build native/ first (./build.sh)" >&2; exit 1; }
+    rm -rf "$OUT"
+    dotnet publish perf/KvTier.RdmaCheck -c Release -r linux-x64 --self-contained true -p:PublishTrimmed=true \
+      -p:PublishSingleFile=true -p:DebugType=none -o "$OUT" -nologo -v:quiet
+    rm -f "$OUT"/*.xml
+    cp native/build/libkvtier_rdma.so "$OUT/"
+    echo "published $OUT/kvtier-rdma-check ($(du -sm "$OUT" | cut -f1) MiB)"
+    ;;
+  run)
+    shift
+    "$OUT/kvtier-rdma-check" "$@"
+    ;;
+  *) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

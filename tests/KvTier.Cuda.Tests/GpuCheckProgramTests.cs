@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using System.Text.Json;
+using KvTier.Testing;
+
+namespace KvTier.Cuda.Tests;
+
+/// <summary>perf/KvTier.GpuCheck run as a process against the fake driver: its copies, verification and JSON.</summary>
+public sealed class GpuCheckProgramTests
+{
+    [Fact]
+    public async Task The_gpu_check_program_verifies_copies_and_writes_its_json()
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var program = Path.Combine(RepositoryPaths.Root, "perf", "KvTier.GpuCheck", "bin", configuration, "net10.0",
+            "kvtier-gpu-check.dll");
+        Assert.SkipUnless(File.Exists(program), $"{program} not built");
+        var output = Path.Combine(Path.GetTempPath(), $"kvtier-gpu-check-{Guid.NewGuid():N}.json");
+        var start = new ProcessStartInfo("dotnet", [program, "--size-mib", "8", "--iterations", "2", "--output", output])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment[CudaCapability.LibraryVariable] = FakeDriverTests.FakeDriver;
+        try
+        {
+            using var process = Process.Start(start)!;
+            var cancellation = TestContext.Current.CancellationToken;
+            var stdout = process.StandardOutput.ReadToEndAsync(cancellation);
+            var stderr = process.StandardError.ReadToEndAsync(cancellation);
+            await process.WaitForExitAsync(cancellation);
+            var text = await stdout + await stderr;
+
+            Assert.True(process.ExitCode == 0, text);
+            using var json = JsonDocument.Parse(await File.ReadAllTextAsync(output, cancellation));
+            var root = json.RootElement;
+            Assert.True(root.GetProperty("gpu_available").GetBoolean());
+            Assert.Equal("KvTier Fake GPU", root.GetProperty("device").GetProperty("name").GetString());
+            Assert.True(root.GetProperty("verified_round_trip").GetBoolean());
+            Assert.True(root.GetProperty("verified_offset_copy").GetBoolean());
+            Assert.True(root.GetProperty("host_to_device_gbps").GetProperty("pinned_arena_async").GetDouble() > 0);
+            Assert.True(root.GetProperty("dma_buf_export").GetBoolean());
+            Assert.Equal(0, root.GetProperty("failures").GetArrayLength());
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+}
