@@ -29,4 +29,13 @@ public enum FrameStatus : ushort
 
     /// <summary>The node failed unexpectedly; the request may be retried if it is idempotent.</summary>
     InternalError = 8,
+
+    /// <summary>The node does not serve the request's namespace (not registered there); the whole request is refused.</summary>
+    UnknownNamespace = 9,
+
+    /// <summary>Reserve only: the block is already stored on the node (puts are idempotent); nothing to write.</summary>
+    AlreadyPresent = 10,
+
+    /// <summary>Reserve only: another writer holds the block, or it is being deleted; skip it or try later.</summary>
+    Busy = 11,
 }
