@@ -1,0 +1,137 @@
+using System.Buffers;
+using KvTier.Core;
+using KvTier.Transport;
+using KvTier.Transport.Messages;
+using KvTier.Transport.Tcp;
+
+namespace KvTier.Client;
+
+/// <summary>The request/response pairs of the data plane on one connection; bodies are built in pooled buffers.</summary>
+internal static class DataPlaneCalls
+{
+    public static async ValueTask<(BlockExtents[] Blocks, ChunkExtent[] Extents)> LeaseAsync(FrameConnection connection, FrameLimits limits,
+        NamespaceId ns, int firstLayer, int layerCount, TimeSpan lease, BlockKey[] keys, CancellationToken cancellationToken)
+    {
+        var body = ArrayPool<byte>.Shared.Rent(LeaseBlocksRequest.MeasureBody(keys.Length));
+        try
+        {
+            var length = LeaseBlocksRequest.Write(body, ns, firstLayer, layerCount, (int)lease.TotalMilliseconds, keys);
+            using var sink = new BufferedResponseSink();
+            var header = await connection.SendAsync(Opcode.LeaseBlocks, body.AsMemory(0, length), sink, cancellationToken);
+            ThrowIfRefused(header, connection);
+            var blocks = new BlockExtents[keys.Length];
+            var extents = new ChunkExtent[keys.Length * layerCount];
+            BlockExtentsResponse.Read(sink.Body.Span, limits, keys.Length, blocks, extents, out _);
+            return (blocks, extents);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    public static async ValueTask ReadAsync(FrameConnection connection, ExtentIo[] items, int count, IResponseSink sink,
+        CancellationToken cancellationToken)
+    {
+        var body = ArrayPool<byte>.Shared.Rent(ExtentIoRequest.MeasureHead(count));
+        try
+        {
+            var writer = new BodyWriter(body);
+            ExtentIoRequest.WriteHead(ref writer, items.AsSpan(0, count));
+            var header = await connection.SendAsync(Opcode.ReadExtents, body.AsMemory(0, writer.Written), sink, cancellationToken);
+            ThrowIfRefused(header, connection);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    public static ValueTask<FrameStatus[]> ReleaseAsync(FrameConnection connection, ulong[] handles, CancellationToken cancellationToken) =>
+        HandlesAsync(connection, Opcode.ReleaseLeases, handles, cancellationToken);
+
+    public static ValueTask<FrameStatus[]> CommitAsync(FrameConnection connection, ulong[] handles, CancellationToken cancellationToken) =>
+        HandlesAsync(connection, Opcode.CommitBlocks, handles, cancellationToken);
+
+    public static async ValueTask<(BlockExtents[] Blocks, ChunkExtent[] Extents)> ReserveAsync(FrameConnection connection, FrameLimits limits,
+        NamespaceId ns, TimeSpan timeout, BlockToReserve[] blocks, ChunkDeclaration[] chunks, CancellationToken cancellationToken)
+    {
+        var body = ArrayPool<byte>.Shared.Rent(ReserveBlocksRequest.MeasureBody(blocks.Length, chunks.Length));
+        try
+        {
+            var length = ReserveBlocksRequest.Write(body, ns, (int)timeout.TotalMilliseconds, blocks, chunks);
+            using var sink = new BufferedResponseSink();
+            var header = await connection.SendAsync(Opcode.ReserveBlocks, body.AsMemory(0, length), sink, cancellationToken);
+            ThrowIfRefused(header, connection);
+            var answered = new BlockExtents[blocks.Length];
+            var extents = new ChunkExtent[chunks.Length];
+            BlockExtentsResponse.Read(sink.Body.Span, limits, blocks.Length, answered, extents, out _);
+            return (answered, extents);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    /// <summary>Sends the extents' bytes as segments after the extent list, without copying them into one buffer.</summary>
+    public static async ValueTask<FrameStatus[]> WriteAsync(FrameConnection connection, ExtentIo[] items, ReadOnlyMemory<byte>[] payloads,
+        CancellationToken cancellationToken)
+    {
+        var head = new byte[ExtentIoRequest.MeasureHead(items.Length)];
+        var writer = new BodyWriter(head);
+        ExtentIoRequest.WriteHead(ref writer, items);
+        using var sink = new BufferedResponseSink();
+        var header = await connection.SendAsync(Opcode.WriteExtents, Segments.Of(head, payloads), sink, cancellationToken);
+        ThrowIfRefused(header, connection);
+        return ReadStatuses(sink, items.Length);
+    }
+
+    public static async ValueTask<bool[]> ContainsAsync(FrameConnection connection, NamespaceId ns, BlockKey[] keys, CancellationToken cancellationToken)
+    {
+        var body = new byte[ContainsBlocksRequest.MeasureBody(keys.Length)];
+        ContainsBlocksRequest.Write(body, ns, keys);
+        using var sink = new BufferedResponseSink();
+        var header = await connection.SendAsync(Opcode.ContainsBlocks, body, sink, cancellationToken);
+        ThrowIfRefused(header, connection);
+        var reader = new BodyReader(sink.Body.Span);
+        var count = reader.ReadCount("present count", keys.Length);
+        var present = new bool[count];
+        for (var i = 0; i < count; i++)
+        {
+            present[i] = reader.ReadByte("present flag") != 0;
+        }
+
+        reader.EnsureFullyRead("ContainsBlocks response");
+        return present;
+    }
+
+    public static void ThrowIfRefused(FrameHeader header, FrameConnection connection)
+    {
+        if (header.Status != FrameStatus.Ok)
+        {
+            throw new NodeRequestException(header.Status,
+                $"Node {connection.RemoteEndPoint} refused the {header.Opcode} request: {header.Status}.");
+        }
+    }
+
+    private static async ValueTask<FrameStatus[]> HandlesAsync(FrameConnection connection, Opcode opcode, ulong[] handles,
+        CancellationToken cancellationToken)
+    {
+        var body = new byte[HandleBatch.MeasureBody(handles.Length)];
+        HandleBatch.Write(body, handles);
+        using var sink = new BufferedResponseSink();
+        var header = await connection.SendAsync(opcode, body, sink, cancellationToken);
+        ThrowIfRefused(header, connection);
+        return ReadStatuses(sink, handles.Length);
+    }
+
+    private static FrameStatus[] ReadStatuses(BufferedResponseSink sink, int expected)
+    {
+        var statuses = new FrameStatus[expected];
+        var reader = new BodyReader(sink.Body.Span);
+        StatusBatch.Read(ref reader, expected, statuses);
+        reader.EnsureFullyRead("status batch");
+        return statuses;
+    }
+}

@@ -1,0 +1,225 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using KvTier.BlockDirectory;
+using KvTier.Core;
+using KvTier.Core.Hashing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KvTier.Client;
+
+/// <summary>
+/// What an inference engine links: finds the longest cached prefix of a prompt in one directory round trip, loads
+/// its blocks from the cache nodes (batched per node, verified, decoded into the caller's buffers, layer by layer)
+/// and stores new blocks. Thread-safe; create one per process and share it.
+/// </summary>
+/// <remarks>
+/// Buffers are layer-major: the chunk of block <c>b</c> and layer <c>l</c> (K then V, <c>KvLayout.BytesPerLayerChunk</c>
+/// bytes) starts at <c>((l - firstLayer) * blocks + b) * BytesPerLayerChunk</c>, so one layer of every block is contiguous.
+/// </remarks>
+public sealed class KvTierClient : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<NodeId, (string Address, NodeConnectionPool Pool)> pools = new();
+    private readonly SemaphoreSlim membershipLock = new(1, 1);
+    private IReadOnlyList<NodeInfo> liveNodes = [];
+    private long membershipFetchedAt = long.MinValue;
+    private int disposed;
+
+    /// <summary>Creates a client over a directory (in-process or Redis); nothing is connected until first use.</summary>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    public KvTierClient(IBlockDirectory directory, KvTierClientOptions? options = null, ILogger? logger = null)
+    {
+        Directory = directory ?? throw new ArgumentNullException(nameof(directory));
+        Options = options ?? new KvTierClientOptions();
+        Options.Validate();
+        Logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The directory the client looks blocks up in and publishes stored blocks to.</summary>
+    public IBlockDirectory Directory { get; }
+
+    /// <summary>The client's settings.</summary>
+    public KvTierClientOptions Options { get; }
+
+    internal ILogger Logger { get; }
+
+    /// <summary>Bytes a load or store buffer needs for <paramref name="blocks"/> blocks and
+    /// <paramref name="layers"/> layers of <paramref name="kvNamespace"/>.</summary>
+    public static long BufferBytes(KvNamespace kvNamespace, int blocks, int layers)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        return (long)blocks * layers * kvNamespace.Layout.BytesPerLayerChunk;
+    }
+
+    /// <summary>The longest prefix of <paramref name="chain"/> cached on live nodes, with its locations: one directory
+    /// round trip. Never throws because the directory is down (the answer is then a degraded miss).</summary>
+    public ValueTask<PrefixLookup> LookupAsync(KvNamespace kvNamespace, ReadOnlyMemory<BlockKey> chain,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        return Directory.LookupPrefixAsync(kvNamespace.Id, chain, default, cancellationToken);
+    }
+
+    /// <summary>Hashes <paramref name="tokens"/> into the namespace's block chain (full blocks only) and looks its
+    /// cached prefix up.</summary>
+    public async ValueTask<TokenLookup> LookupTokensAsync(BlockHasher hasher, ReadOnlyMemory<int> tokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(hasher);
+        var chain = hasher.ComputeKeys(tokens.Span);
+        return new TokenLookup(chain, await LookupAsync(hasher.Namespace, chain, cancellationToken));
+    }
+
+    /// <summary>
+    /// Loads the cached prefix found by a lookup into <paramref name="destination"/> (layer-major, see the remarks on
+    /// <see cref="KvTierClient"/>). Every chunk is verified (the node's checksum and the codec's) before its bytes are
+    /// decoded into place. A block that is missing, corrupt or unreachable on every copy ends the usable prefix;
+    /// <see cref="LoadResult.LoadedBlocks"/> says how many leading blocks are valid. Stale directory entries found on
+    /// the way are removed.
+    /// </summary>
+    public Task<LoadResult> LoadAsync(KvNamespace kvNamespace, PrefixLookup prefix, Memory<byte> destination,
+        LoadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        ArgumentNullException.ThrowIfNull(prefix);
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        return new LoadOperation(this, kvNamespace, prefix, destination, options ?? new LoadOptions()).RunAsync(cancellationToken);
+    }
+
+    /// <summary>The same load into native memory (for example pinned host memory an engine copies to the GPU). The
+    /// memory must stay valid until the returned task completes; nothing is written to it afterwards.</summary>
+    public async Task<LoadResult> LoadToPointerAsync(KvNamespace kvNamespace, PrefixLookup prefix, nint destination, long length,
+        LoadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        if (destination == 0 || length < 0 || length > int.MaxValue)
+        {
+            throw new ArgumentException($"Native destination 0x{destination:x} of {length} bytes is not usable (null, or over 2 GiB).",
+                nameof(destination));
+        }
+
+        using var memory = new NativeMemoryManager(destination, (int)length);
+        return await LoadAsync(kvNamespace, prefix, memory.Memory, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stores blocks <paramref name="firstBlock"/>.. of <paramref name="chain"/>, whose raw chunks (every layer) are in
+    /// <paramref name="source"/> (layer-major over those blocks). Blocks the directory already lists are skipped; the
+    /// rest are encoded with the namespace's codec and placed by weighted rendezvous hashing on
+    /// <see cref="KvTierClientOptions.ReplicationFactor"/> live nodes, using the node's reserve, write, commit.
+    /// </summary>
+    public Task<StoreResult> StoreAsync(KvNamespace kvNamespace, BlockKey[] chain, int firstBlock, ReadOnlyMemory<byte> source,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        ArgumentNullException.ThrowIfNull(chain);
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        if (firstBlock < 0 || firstBlock > chain.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstBlock), firstBlock, $"The chain has {chain.Length} blocks.");
+        }
+
+        var needed = BufferBytes(kvNamespace, chain.Length - firstBlock, kvNamespace.Layout.Layers);
+        if (source.Length != needed)
+        {
+            throw new ArgumentException(
+                $"Source of {source.Length} bytes does not hold {chain.Length - firstBlock} blocks x {kvNamespace.Layout.Layers} layers x {kvNamespace.Layout.BytesPerLayerChunk} bytes = {needed}.",
+                nameof(source));
+        }
+
+        return new StoreOperation(this, kvNamespace, chain, firstBlock, source).RunAsync(cancellationToken);
+    }
+
+    /// <summary>Closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var entry in pools.Values)
+        {
+            await entry.Pool.DisposeAsync();
+        }
+
+        pools.Clear();
+        membershipLock.Dispose();
+    }
+
+    internal async ValueTask<IReadOnlyList<NodeInfo>> GetLiveNodesAsync(CancellationToken cancellationToken)
+    {
+        var now = Environment.TickCount64;
+        if (now - Volatile.Read(ref membershipFetchedAt) < (long)Options.MembershipCacheTime.TotalMilliseconds)
+        {
+            return Volatile.Read(ref liveNodes);
+        }
+
+        await membershipLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (Environment.TickCount64 - membershipFetchedAt >= (long)Options.MembershipCacheTime.TotalMilliseconds)
+            {
+                Volatile.Write(ref liveNodes, await Directory.GetLiveNodesAsync(cancellationToken));
+                Volatile.Write(ref membershipFetchedAt, Environment.TickCount64);
+            }
+
+            return liveNodes;
+        }
+        finally
+        {
+            membershipLock.Release();
+        }
+    }
+
+    /// <summary>The connection pool of a live node; null when the node is not live.</summary>
+    internal async ValueTask<NodeConnectionPool?> GetPoolAsync(NodeId node, CancellationToken cancellationToken)
+    {
+        var info = (await GetLiveNodesAsync(cancellationToken)).FirstOrDefault(n => n.Id == node);
+        if (info is null)
+        {
+            return null;
+        }
+
+        while (true)
+        {
+            if (pools.TryGetValue(node, out var entry))
+            {
+                if (entry.Address == info.DataPlaneAddress)
+                {
+                    return entry.Pool;
+                }
+
+                // The node moved (restarted elsewhere): drop the old pool.
+                if (pools.TryRemove(new KeyValuePair<NodeId, (string, NodeConnectionPool)>(node, entry)))
+                {
+                    await entry.Pool.DisposeAsync();
+                }
+
+                continue;
+            }
+
+            var pool = new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode,
+                Options.Limits, Options.RequestTimeout);
+            if (pools.TryAdd(node, (info.DataPlaneAddress, pool)))
+            {
+                return pool;
+            }
+
+            await pool.DisposeAsync();
+        }
+    }
+
+    private sealed unsafe class NativeMemoryManager(nint pointer, int length) : MemoryManager<byte>
+    {
+        public override Span<byte> GetSpan() => new((void*)pointer, length);
+
+        public override MemoryHandle Pin(int elementIndex = 0) => new((byte*)pointer + elementIndex);
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+    }
+}

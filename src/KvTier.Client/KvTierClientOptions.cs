@@ -1,0 +1,62 @@
+using KvTier.Transport;
+
+namespace KvTier.Client;
+
+/// <summary>Settings of a <see cref="KvTierClient"/>, with production defaults.</summary>
+public sealed record KvTierClientOptions
+{
+    /// <summary>Longest wait for one data-plane request (connect, lease, read, reserve, write, commit).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a node keeps leased blocks in place for a load (the load releases them when done).</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a node keeps a reservation for a store before reclaiming it.</summary>
+    public TimeSpan ReservationTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Copies of each stored block, on distinct nodes (at most the live node count).</summary>
+    public int ReplicationFactor { get; init; } = 1;
+
+    /// <summary>Pipelined TCP connections kept open to each node.</summary>
+    public int ConnectionsPerNode { get; init; } = 2;
+
+    /// <summary>How long the list of live nodes (addresses, free space) is reused before the directory is asked again.</summary>
+    public TimeSpan MembershipCacheTime { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most blocks sent to one node in one request (larger batches are split).</summary>
+    public int MaxBlocksPerRequest { get; init; } = 1024;
+
+    /// <summary>Protocol limits (must not exceed the nodes').</summary>
+    public FrameLimits Limits { get; init; } = FrameLimits.Default;
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        Positive(RequestTimeout, nameof(RequestTimeout));
+        Positive(LeaseDuration, nameof(LeaseDuration));
+        Positive(ReservationTimeout, nameof(ReservationTimeout));
+        if (ReplicationFactor is < 1 or > 16)
+        {
+            throw new ArgumentException($"ReplicationFactor {ReplicationFactor} is outside [1, 16].", nameof(ReplicationFactor));
+        }
+
+        if (ConnectionsPerNode is < 1 or > 64)
+        {
+            throw new ArgumentException($"ConnectionsPerNode {ConnectionsPerNode} is outside [1, 64].", nameof(ConnectionsPerNode));
+        }
+
+        if (MaxBlocksPerRequest < 1 || MaxBlocksPerRequest > Limits.MaxBlocksPerRequest)
+        {
+            throw new ArgumentException(
+                $"MaxBlocksPerRequest {MaxBlocksPerRequest} is outside [1, {Limits.MaxBlocksPerRequest}].", nameof(MaxBlocksPerRequest));
+        }
+    }
+
+    private static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero || value > TimeSpan.FromMinutes(10))
+        {
+            throw new ArgumentException($"{name} {value} is outside (0, 10 min].", name);
+        }
+    }
+}

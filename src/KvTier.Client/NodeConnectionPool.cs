@@ -1,0 +1,109 @@
+using System.Net;
+using KvTier.Transport;
+using KvTier.Transport.Tcp;
+
+namespace KvTier.Client;
+
+/// <summary>A few pipelined connections to one node, opened on first use and replaced when they break.</summary>
+internal sealed class NodeConnectionPool : IAsyncDisposable
+{
+    private readonly EndPoint endpoint;
+    private readonly FrameLimits limits;
+    private readonly TimeSpan connectTimeout;
+    private readonly FrameConnection?[] slots;
+    private readonly SemaphoreSlim[] slotLocks;
+    private int next;
+
+    public NodeConnectionPool(EndPoint endpoint, int size, FrameLimits limits, TimeSpan connectTimeout)
+    {
+        this.endpoint = endpoint;
+        this.limits = limits;
+        this.connectTimeout = connectTimeout;
+        slots = new FrameConnection?[size];
+        slotLocks = new SemaphoreSlim[size];
+        for (var i = 0; i < size; i++)
+        {
+            slotLocks[i] = new SemaphoreSlim(1, 1);
+        }
+    }
+
+    public EndPoint EndPoint => endpoint;
+
+    /// <summary>A healthy connection (round robin over the slots).</summary>
+    /// <exception cref="IOException">The node cannot be reached.</exception>
+    public async ValueTask<FrameConnection> GetAsync(CancellationToken cancellationToken)
+    {
+        var slot = (int)((uint)Interlocked.Increment(ref next) % (uint)slots.Length);
+        var connection = Volatile.Read(ref slots[slot]);
+        if (connection is { IsHealthy: true })
+        {
+            return connection;
+        }
+
+        await slotLocks[slot].WaitAsync(cancellationToken);
+        try
+        {
+            connection = slots[slot];
+            if (connection is { IsHealthy: true })
+            {
+                return connection;
+            }
+
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(connectTimeout);
+            try
+            {
+                connection = await FrameConnection.ConnectAsync(endpoint, limits, timeout.Token);
+            }
+            catch (Exception error) when (error is System.Net.Sockets.SocketException
+                || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                slots[slot] = null;
+                throw new IOException($"Cannot connect to node data plane {endpoint}: {error.Message}", error);
+            }
+
+            Volatile.Write(ref slots[slot], connection);
+            return connection;
+        }
+        finally
+        {
+            slotLocks[slot].Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = 0; i < slots.Length; i++)
+        {
+            if (slots[i] is { } connection)
+            {
+                slots[i] = null;
+                await connection.DisposeAsync();
+            }
+
+            slotLocks[i].Dispose();
+        }
+    }
+
+    /// <summary>Parses "host:port" (IPv4, [IPv6] or a DNS name).</summary>
+    public static EndPoint ParseAddress(string address)
+    {
+        if (IPEndPoint.TryParse(address, out var ip) && ip.Port != 0)
+        {
+            return ip;
+        }
+
+        var colon = address.LastIndexOf(':');
+        if (colon > 0 && int.TryParse(address.AsSpan(colon + 1), out var port) && port is > 0 and <= 65535)
+        {
+            return new DnsEndPoint(address[..colon], port);
+        }
+
+        throw new FormatException($"Node data-plane address '{address}' is not host:port.");
+    }
+}

@@ -1,0 +1,220 @@
+using System.IO.Hashing;
+using KvTier.BlockDirectory;
+using KvTier.Codecs;
+using KvTier.Core;
+using KvTier.Transport;
+using KvTier.Transport.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace KvTier.Client;
+
+/// <summary>
+/// One store: skip blocks the directory already lists, encode the rest once, place each on its top
+/// <see cref="KvTierClientOptions.ReplicationFactor"/> rendezvous nodes, and per node run reserve, then write and commit
+/// pipelined on one connection; a node that fails or refuses hands its blocks to the next node in their ranking.
+/// Committed copies are published to the directory.
+/// </summary>
+internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockKey[] chain, int firstBlock, ReadOnlyMemory<byte> source)
+{
+    private readonly int layers = ns.Layout.Layers;
+    private readonly int chunkBytes = ns.Layout.BytesPerLayerChunk;
+
+    public async Task<StoreResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var blockCount = chain.Length - firstBlock;
+        if (blockCount == 0)
+        {
+            return new StoreResult(0, 0, 0);
+        }
+
+        var directoryKeys = DirectoryKey.ForChain(chain);
+        var present = await client.Directory.ContainsAsync(ns.Id, directoryKeys[firstBlock..], cancellationToken);
+        var blocks = Enumerable.Range(firstBlock, blockCount).Where(b => !present[b - firstBlock]).ToList();
+        var alreadyCached = blockCount - blocks.Count;
+        var nodes = await client.GetLiveNodesAsync(cancellationToken);
+        if (blocks.Count == 0 || nodes.Count == 0)
+        {
+            return new StoreResult(0, alreadyCached, blocks.Count);
+        }
+
+        var encoded = Encode(blocks, blockCount);
+        var replicas = Math.Min(client.Options.ReplicationFactor, nodes.Count);
+        var rankings = blocks.ToDictionary(b => b, b => Placement.Rank(chain[b], nodes));
+        var nextChoice = blocks.ToDictionary(b => b, _ => 0);
+        var copies = blocks.ToDictionary(b => b, _ => 0);
+        var cached = new HashSet<int>();
+        var wanted = blocks.ToDictionary(b => b, _ => replicas);
+        while (true)
+        {
+            var assignments = new Dictionary<NodeId, (NodeInfo Node, List<int> Blocks)>();
+            foreach (var b in blocks)
+            {
+                for (; wanted[b] > 0 && nextChoice[b] < rankings[b].Length; wanted[b]--)
+                {
+                    var node = rankings[b][nextChoice[b]++];
+                    if (!assignments.TryGetValue(node.Id, out var entry))
+                    {
+                        entry = (node, []);
+                        assignments[node.Id] = entry;
+                    }
+
+                    entry.Blocks.Add(b);
+                }
+            }
+
+            if (assignments.Count == 0)
+            {
+                break;
+            }
+
+            var results = await Task.WhenAll(assignments.Values.Select(a => StoreOnNodeAsync(a.Node, a.Blocks, encoded, directoryKeys, cancellationToken)));
+            foreach (var (b, outcome) in results.SelectMany(r => r))
+            {
+                switch (outcome)
+                {
+                    case FrameStatus.Ok:
+                        copies[b]++;
+                        break;
+                    case FrameStatus.AlreadyPresent:
+                        copies[b]++;
+                        cached.Add(b);
+                        break;
+                    default:
+                        wanted[b]++; // try the next node in this block's ranking
+                        break;
+                }
+            }
+        }
+
+        var stored = blocks.Count(b => copies[b] > 0 && !cached.Contains(b));
+        var failed = blocks.Count(b => copies[b] == 0);
+        return new StoreResult(stored, alreadyCached + cached.Count(b => copies[b] > 0), failed);
+    }
+
+    private Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> Encode(List<int> blocks, int blockCount)
+    {
+        var codec = ChunkCodecs.ForNamespace(ns);
+        var shape = ChunkShape.ForLayout(ns.Layout);
+        var maxLength = codec.MaxEncodedLength(chunkBytes, shape);
+        var result = new Dictionary<int, (ReadOnlyMemory<byte>[], ChunkDeclaration[])>(blocks.Count);
+        foreach (var b in blocks)
+        {
+            var chunks = new ReadOnlyMemory<byte>[layers];
+            var declarations = new ChunkDeclaration[layers];
+            for (var layer = 0; layer < layers; layer++)
+            {
+                var raw = source.Span.Slice(((layer * blockCount) + (b - firstBlock)) * chunkBytes, chunkBytes);
+                var buffer = new byte[maxLength];
+                var length = codec.Encode(raw, shape, buffer);
+                chunks[layer] = buffer.AsMemory(0, length);
+                declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(0, length)));
+            }
+
+            result[b] = (chunks, declarations);
+        }
+
+        return result;
+    }
+
+    private async Task<List<(int Block, FrameStatus Outcome)>> StoreOnNodeAsync(NodeInfo node, List<int> blocks,
+        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
+        CancellationToken cancellationToken)
+    {
+        var outcomes = new List<(int, FrameStatus)>(blocks.Count);
+        try
+        {
+            for (var start = 0; start < blocks.Count; start += client.Options.MaxBlocksPerRequest)
+            {
+                var batch = blocks.GetRange(start, Math.Min(client.Options.MaxBlocksPerRequest, blocks.Count - start));
+                outcomes.AddRange(await StoreBatchAsync(node, batch, encoded, directoryKeys, cancellationToken));
+            }
+        }
+        catch (Exception error) when (error is IOException or ProtocolViolationException
+            || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            client.Logger.LogWarning("Storing {Count} blocks on node {Node} failed: {Reason}", blocks.Count, node.Id, error.Message);
+            var answered = outcomes.Select(o => o.Item1).ToHashSet();
+            outcomes.AddRange(blocks.Where(b => !answered.Contains(b)).Select(b => (b, FrameStatus.InternalError)));
+        }
+
+        return outcomes;
+    }
+
+    private async Task<List<(int Block, FrameStatus Outcome)>> StoreBatchAsync(NodeInfo node, List<int> batch,
+        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
+        CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(client.Options.RequestTimeout);
+        var pool = await client.GetPoolAsync(node.Id, timeout.Token) ?? throw new IOException($"Node {node.Id} is not live.");
+        var connection = await pool.GetAsync(timeout.Token);
+        var toReserve = new BlockToReserve[batch.Count];
+        var declarations = new ChunkDeclaration[batch.Count * layers];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            toReserve[i] = new BlockToReserve(chain[batch[i]], i * layers, layers);
+            encoded[batch[i]].Declarations.CopyTo(declarations, i * layers);
+        }
+
+        var (reserved, extents) = await DataPlaneCalls.ReserveAsync(connection, client.Options.Limits, ns.Id,
+            client.Options.ReservationTimeout, toReserve, declarations, timeout.Token);
+        var outcomes = new List<(int, FrameStatus)>(batch.Count);
+        var writing = new List<int>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (reserved[i].Status == FrameStatus.Ok && reserved[i].ExtentCount == layers)
+            {
+                writing.Add(i);
+            }
+            else
+            {
+                outcomes.Add((batch[i], reserved[i].Status == FrameStatus.Ok ? FrameStatus.BadRequest : reserved[i].Status));
+            }
+        }
+
+        if (writing.Count > 0)
+        {
+            var items = new ExtentIo[writing.Count * layers];
+            var payloads = new ReadOnlyMemory<byte>[items.Length];
+            var n = 0;
+            foreach (var i in writing)
+            {
+                for (var layer = 0; layer < layers; layer++)
+                {
+                    var extent = extents[reserved[i].FirstExtent + layer];
+                    items[n] = new ExtentIo(reserved[i].Handle, extent.Offset, extent.Length);
+                    payloads[n++] = encoded[batch[i]].Chunks[layer];
+                }
+            }
+
+            // The node serves a connection's requests in order, so the commit can follow the write without waiting.
+            var write = DataPlaneCalls.WriteAsync(connection, items, payloads, timeout.Token).AsTask();
+            var commit = DataPlaneCalls.CommitAsync(connection, [.. writing.Select(i => reserved[i].Handle)], timeout.Token).AsTask();
+            await Task.WhenAll(write, commit);
+            var committed = await commit;
+            for (var w = 0; w < writing.Count; w++)
+            {
+                outcomes.Add((batch[writing[w]], committed[w]));
+            }
+        }
+
+        await PublishAsync(node, outcomes, encoded, directoryKeys, cancellationToken);
+        return outcomes;
+    }
+
+    private async Task PublishAsync(NodeInfo node, List<(int Block, FrameStatus Outcome)> outcomes,
+        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
+        CancellationToken cancellationToken)
+    {
+        var publications = outcomes
+            .Where(o => o.Outcome is FrameStatus.Ok or FrameStatus.AlreadyPresent)
+            .Select(o => new BlockPublication(directoryKeys[o.Block],
+                new BlockLocation(node.Id, StorageTier.Host, encoded[o.Block].Declarations.Sum(d => d.Length), node.Epoch)))
+            .ToList();
+        if (publications.Count > 0)
+        {
+            // A hint: the node is the truth, and a lost publication costs one recomputation.
+            await client.Directory.PublishAsync(ns.Id, publications, cancellationToken);
+        }
+    }
+}
