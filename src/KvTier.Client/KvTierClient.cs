@@ -22,7 +22,8 @@ public sealed class KvTierClient : IAsyncDisposable
     private readonly ConcurrentDictionary<NodeId, (string Address, NodeConnectionPool Pool)> pools = new();
     private readonly SemaphoreSlim membershipLock = new(1, 1);
     private IReadOnlyList<NodeInfo> liveNodes = [];
-    private long membershipFetchedAt = long.MinValue;
+    private long membershipFetchedAt;
+    private bool membershipFetched;
     private int disposed;
 
     /// <summary>Creates a client over a directory (in-process or Redis); nothing is connected until first use.</summary>
@@ -148,7 +149,7 @@ public sealed class KvTierClient : IAsyncDisposable
     internal async ValueTask<IReadOnlyList<NodeInfo>> GetLiveNodesAsync(CancellationToken cancellationToken)
     {
         var now = Environment.TickCount64;
-        if (now - Volatile.Read(ref membershipFetchedAt) < (long)Options.MembershipCacheTime.TotalMilliseconds)
+        if (Volatile.Read(ref membershipFetched) && now - Volatile.Read(ref membershipFetchedAt) < (long)Options.MembershipCacheTime.TotalMilliseconds)
         {
             return Volatile.Read(ref liveNodes);
         }
@@ -156,10 +157,11 @@ public sealed class KvTierClient : IAsyncDisposable
         await membershipLock.WaitAsync(cancellationToken);
         try
         {
-            if (Environment.TickCount64 - membershipFetchedAt >= (long)Options.MembershipCacheTime.TotalMilliseconds)
+            if (!membershipFetched || Environment.TickCount64 - membershipFetchedAt >= (long)Options.MembershipCacheTime.TotalMilliseconds)
             {
                 Volatile.Write(ref liveNodes, await Directory.GetLiveNodesAsync(cancellationToken));
                 Volatile.Write(ref membershipFetchedAt, Environment.TickCount64);
+                Volatile.Write(ref membershipFetched, true);
             }
 
             return liveNodes;
