@@ -1,5 +1,5 @@
-using KvTier.Core;
 using KvTier.BlockDirectory;
+using KvTier.Core;
 
 namespace KvTier.Client;
 
