@@ -120,6 +120,10 @@ public sealed class NodeHost : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         var nvme = string.IsNullOrWhiteSpace(options.Storage.NvmeDirectory) ? null : options.Storage.NvmeDirectory;
+        // Segments of 256 MiB (fewer, for small tiers: at least four segments so cleaning has room to work); a segment
+        // must hold the largest block with its header, so small tiers also accept smaller blocks.
+        var segment = Math.Min(256L << 20, options.Storage.NvmeSize.Bytes / 4);
+        var maxBlock = nvme is null ? 64 << 20 : (int)Math.Min(64L << 20, segment / 2);
         return new StorageOptions
         {
             HostArenaBytes = options.Storage.ArenaSize.Bytes,
@@ -127,7 +131,8 @@ public sealed class NodeHost : IAsyncDisposable
             TryLockMemory = options.Storage.LockMemory,
             NvmeDirectory = nvme,
             NvmeCapacityBytes = options.Storage.NvmeSize.Bytes,
-            NvmeSegmentBytes = Math.Min(256L << 20, options.Storage.NvmeSize.Bytes / 4),
+            NvmeSegmentBytes = segment,
+            MaxBlockBytes = maxBlock,
             MaxLeaseTimeout = options.Timing.MaxLease,
             MaxReservationTimeout = options.Timing.MaxReservation,
             Logger = logger,
