@@ -26,6 +26,10 @@ public sealed class DirectoryPublisher : IStorageObserver, IAsyncDisposable
     private readonly Counter unpublished;
     private readonly Counter failures;
     private readonly Counter skipped;
+
+    // Sizes of published blocks, so a tier change can be re-published (the observer's tier event carries no size).
+    // Touched only by the loop.
+    private readonly Dictionary<BlockId, int> sizes = [];
     private Task? loop;
     private long pending;
 
@@ -152,14 +156,18 @@ public sealed class DirectoryPublisher : IStorageObserver, IAsyncDisposable
                 {
                     case ChangeKind.Publish:
                         publications.Add(new BlockPublication(key, new BlockLocation(Node, change.Tier, change.Bytes, Epoch)));
+                        sizes[change.Id] = change.Bytes;
                         toPersist.Add((change.Id, anchor));
                         break;
+                    case ChangeKind.Retier when sizes.TryGetValue(change.Id, out var bytes):
+                        // Demoted or promoted: replace the entry so lookups can prefer host-tier copies.
+                        publications.Add(new BlockPublication(key, new BlockLocation(Node, change.Tier, bytes, Epoch)));
+                        break;
                     case ChangeKind.Retier:
-                        // Re-publishing needs the size, which a tier change does not carry; the entry keeps its old
-                        // tier until the next publish (a hint: the node serves from whichever tier holds the block).
                         break;
                     case ChangeKind.Remove:
                         removals.Add(key);
+                        sizes.Remove(change.Id);
                         anchors.Forget(change.Id);
                         break;
                 }

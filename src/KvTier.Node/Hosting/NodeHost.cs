@@ -273,8 +273,16 @@ public sealed class NodeHost : IAsyncDisposable
             SupportsRdma: false,
             capacity,
             FreeBytes(stats, capacity));
-        await Directory.RegisterNodeAsync(Info, HeartbeatTtl, cancellationToken);
-        Volatile.Write(ref directoryReachable, 1);
+        try
+        {
+            await Directory.RegisterNodeAsync(Info, HeartbeatTtl, cancellationToken);
+            Volatile.Write(ref directoryReachable, 1);
+        }
+        catch (Exception error) when (error is not OperationCanceledException and not ArgumentException)
+        {
+            // The directory is a hint: serve anyway, stay not-ready, and let the heartbeat loop register once it answers.
+            logger.LogWarning("Directory unreachable at start; not ready until a heartbeat registers the node: {Reason}", error.Message);
+        }
 
         Publisher.Node = Info.Id;
         Publisher.Epoch = Info.Epoch;
@@ -292,6 +300,17 @@ public sealed class NodeHost : IAsyncDisposable
             Options.NodeId, Info.Id, Info.Epoch, DataPlaneEndPoint, ControlPlaneEndPoint, HttpEndPoint, recovered.Count, Rdma.Reason.Split('\n')[0]);
     }
 
+    private void RepublishAll()
+    {
+        var blocks = Store.EnumerateBlocks();
+        foreach (var block in blocks)
+        {
+            Publisher.Republish(block);
+        }
+
+        logger.LogInformation("Re-publishing {Count} blocks", blocks.Count);
+    }
+
     private TimeSpan HeartbeatTtl => Options.Directory.HeartbeatInterval * 3;
 
     private static long FreeBytes(StorageStats stats, long capacity) =>
@@ -307,17 +326,26 @@ public sealed class NodeHost : IAsyncDisposable
                 try
                 {
                     var free = FreeBytes(Store.GetStats(), Info.CapacityBytes);
+                    var republish = false;
                     if (!await Directory.HeartbeatAsync(Info.Id, free, HeartbeatTtl, stopping.Token))
                     {
-                        // Lapsed (a long pause, or the directory lost its data): register again under the same epoch,
-                        // which makes the entries already published visible again.
+                        // Lapsed (a long pause, or the directory lost its data, e.g. a Redis restart without
+                        // persistence): register again under the same epoch and publish everything held again.
                         logger.LogWarning("Directory heartbeat found the node unregistered; registering again");
                         await Directory.RegisterNodeAsync(Info with { FreeBytes = free }, HeartbeatTtl, stopping.Token);
+                        republish = true;
                     }
 
                     if (Interlocked.Exchange(ref directoryReachable, 1) == 0)
                     {
+                        // Publications made during the outage were dropped; the node is the truth, so send them again.
                         logger.LogInformation("Directory reachable again");
+                        republish = true;
+                    }
+
+                    if (republish)
+                    {
+                        RepublishAll();
                     }
                 }
                 catch (Exception error) when (error is not OperationCanceledException)
