@@ -112,6 +112,13 @@ public sealed class NodeHostTests : IDisposable
 
             onNvme = [.. node.Store.EnumerateBlocks().Where(b => b.Tier == Storage.StorageTier.Nvme).Select(b => b.Id.Key)];
             Assert.NotEmpty(onNvme);
+
+            // Demotions are re-published with their new tier.
+            await node.Publisher.FlushAsync(Token);
+            var lookup = await node.Directory.LookupPrefixAsync(Ns, chain, cancellationToken: Token);
+            Assert.All(lookup.Hits.Where(hit => onNvme.Contains(hit.Key)),
+                hit => Assert.Equal(KvTier.BlockDirectory.StorageTier.Nvme, Assert.Single(hit.Locations).Tier));
+            Assert.NotEmpty(lookup.Hits.Where(hit => onNvme.Contains(hit.Key)));
         }
 
         await using var restarted = await StartAsync(options);
