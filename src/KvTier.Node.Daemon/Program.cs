@@ -30,7 +30,7 @@ var logger = loggerFactory.CreateLogger("kvtier-node");
 NodeHost node;
 try
 {
-    node = await NodeHost.StartAsync(options, DaemonHandlers.Create(loggerFactory), loggerFactory);
+    node = await NodeHost.StartAsync(options, DaemonHandlers.Create(options, loggerFactory), loggerFactory);
 }
 #pragma warning disable CA1031 // the daemon's last line of defence: log why the start failed and exit non-zero
 catch (Exception error)

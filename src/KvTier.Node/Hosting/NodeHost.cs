@@ -17,7 +17,7 @@ namespace KvTier.Node.Hosting;
 /// <summary>
 /// One cache node, composed from <see cref="NodeOptions"/>: the storage engine, the directory registration and its
 /// heartbeat, the publisher that mirrors committed and removed blocks into the directory, the data-plane listener,
-/// and the control plane, metrics and health endpoints. <see cref="StartAsync"/> brings it to
+/// and the control plane, metrics and health endpoints. <c>StartAsync</c> brings it to
 /// <see cref="NodeLifecycle.Serving"/>; <see cref="DrainAsync"/> takes it to <see cref="NodeLifecycle.Stopped"/>.
 /// </summary>
 public sealed class NodeHost : IAsyncDisposable
@@ -95,7 +95,21 @@ public sealed class NodeHost : IAsyncDisposable
     /// <param name="loggerFactory">Where the node logs.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    public static async Task<NodeHost> StartAsync(NodeOptions options, Func<IBlockStore, NamespaceRegistry, IFrameHandler> handlerFactory,
+    public static Task<NodeHost> StartAsync(NodeOptions options, Func<IBlockStore, NamespaceRegistry, IFrameHandler> handlerFactory,
+        ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handlerFactory);
+        return StartAsync(options, (store, namespaces, _) => handlerFactory(store, namespaces), loggerFactory, cancellationToken);
+    }
+
+    /// <summary>Starts a node whose data-plane handler also gets the anchor book, so its write path can record each
+    /// block's directory anchor before committing (without it, stored blocks are not published).</summary>
+    /// <param name="options">Settings (validated here; every problem is listed in the exception).</param>
+    /// <param name="handlerFactory">Builds the data-plane handler over the node's store, namespaces and anchor book.</param>
+    /// <param name="loggerFactory">Where the node logs.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public static async Task<NodeHost> StartAsync(NodeOptions options, Func<IBlockStore, NamespaceRegistry, BlockAnchorBook, IFrameHandler> handlerFactory,
         ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handlerFactory);
@@ -243,7 +257,7 @@ public sealed class NodeHost : IAsyncDisposable
                 loggerFactory.CreateLogger("KvTier.Directory"))
             : new InProcessBlockDirectory();
 
-    private async Task StartCoreAsync(Func<IBlockStore, NamespaceRegistry, IFrameHandler> handlerFactory, CancellationToken cancellationToken)
+    private async Task StartCoreAsync(Func<IBlockStore, NamespaceRegistry, BlockAnchorBook, IFrameHandler> handlerFactory, CancellationToken cancellationToken)
     {
         Rdma = RdmaCapability.Detect();
         Store = StorageEngine.Open(ToStorageOptions(Options, LoggerFactory.CreateLogger("KvTier.Storage")), Publisher);
@@ -253,7 +267,7 @@ public sealed class NodeHost : IAsyncDisposable
             Anchors.OpenFile(Options.Storage.NvmeDirectory, recovered.Select(block => block.Id));
         }
 
-        handler = handlerFactory(Store, Namespaces);
+        handler = handlerFactory(Store, Namespaces, Anchors);
         dataPlane = new FrameServer(new IPEndPoint(IPAddress.Parse(Options.DataPlane.Host), Options.DataPlane.Port), handler,
             new FrameLimits { MaxBodyBytes = (int)Options.DataPlane.MaxFrameBody.Bytes, MaxBlocksPerRequest = Options.DataPlane.MaxBlocksPerRequest },
             LoggerFactory.CreateLogger("KvTier.DataPlane"), Options.DataPlane.MaxConnections);
