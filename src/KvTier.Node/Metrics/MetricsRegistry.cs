@@ -21,6 +21,10 @@ public sealed class MetricsRegistry
     /// <summary>Registers a gauge whose value is read when scraped.</summary>
     public void Gauge(string name, string help, Func<double> read) => Register(new CallbackGauge(name, help, read));
 
+    /// <summary>Registers a counter whose value is read when scraped (a monotonic count kept elsewhere, such as the
+    /// storage engine's hit counts).</summary>
+    public void CounterFrom(string name, string help, Func<double> read) => Register(new CallbackCounter(name, help, read));
+
     /// <summary>Registers a histogram with the given upper bucket bounds (ascending; +Inf is implied).</summary>
     public Histogram Histogram(string name, string help, params double[] upperBounds) => Register(new Histogram(name, help, upperBounds));
 

@@ -1,0 +1,145 @@
+using Grpc.Core;
+using KvTier.Core;
+using KvTier.Node.Hosting;
+using KvTier.Transport;
+using KvTier.Transport.ControlPlane;
+using Microsoft.Extensions.Logging;
+using NodeInfoReply = KvTier.Transport.ControlPlane.NodeInfo;
+
+namespace KvTier.Node.ControlPlane;
+
+/// <summary>The gRPC control plane: node info and capabilities, stats, drain, namespace admin, and the RDMA
+/// negotiation endpoint (refused until the RDMA transport exists). Bad requests are answered
+/// <see cref="StatusCode.InvalidArgument"/> naming the offending field.</summary>
+public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFactory) : NodeControl.NodeControlBase
+{
+    private readonly ILogger logger = loggerFactory.CreateLogger("KvTier.Node.ControlPlane");
+
+    /// <inheritdoc/>
+    public override Task<NodeInfoReply> GetNodeInfo(GetNodeInfoRequest request, ServerCallContext context)
+    {
+        var stats = node.Store.GetStats();
+        var dataPlane = node.Info.DataPlaneAddress;
+        var colon = dataPlane.LastIndexOf(':');
+        return Task.FromResult(new NodeInfoReply
+        {
+            NodeId = node.Options.NodeId,
+            Version = NodeIdentity.Version,
+            ProtocolVersion = FrameHeader.Version,
+            DataPlaneAddress = dataPlane[..colon],
+            DataPlanePort = uint.Parse(dataPlane[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
+            RdmaAvailable = false,
+            RdmaUnavailableReason = node.Rdma.IsAvailable
+                ? "the RDMA transport is not implemented yet; this node serves TCP only"
+                : node.Rdma.Reason,
+            ArenaBytes = (ulong)stats.HostCapacityBytes,
+            NvmeBytes = (ulong)stats.NvmeCapacityBytes,
+            State = ToWire(node.State),
+        });
+    }
+
+    /// <inheritdoc/>
+    public override Task<NodeStats> GetStats(GetStatsRequest request, ServerCallContext context)
+    {
+        var reply = new NodeStats();
+        foreach (var line in node.Metrics.Render().Split('\n'))
+        {
+            // Plain samples only ("name value"); labelled series and histogram buckets stay on /metrics.
+            var parts = line.Split(' ');
+            if (parts.Length == 2 && !line.StartsWith('#') && !parts[0].Contains('{', StringComparison.Ordinal)
+                && double.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture, out var value))
+            {
+                reply.Values[parts[0].StartsWith("kvtier_", StringComparison.Ordinal) ? parts[0]["kvtier_".Length..] : parts[0]] = value;
+            }
+        }
+
+        return Task.FromResult(reply);
+    }
+
+    /// <inheritdoc/>
+    public override async Task<DrainReply> Drain(DrainRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var timeout = request.TimeoutMs == 0 ? (TimeSpan?)null : TimeSpan.FromMilliseconds(request.TimeoutMs);
+        logger.LogInformation("Drain requested over the control plane by {Peer}", context?.Peer);
+        await node.DrainAsync(timeout);
+        return new DrainReply { State = ToWire(node.State) };
+    }
+
+    /// <inheritdoc/>
+    public override Task<RegisterNamespaceReply> RegisterNamespace(RegisterNamespaceRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Namespace is null)
+        {
+            throw Invalid("namespace is missing.");
+        }
+
+        KvNamespace kvNamespace;
+        try
+        {
+            kvNamespace = NamespaceRegistry.FromDescriptor(request.Namespace);
+        }
+        catch (Exception error) when (error is ArgumentException or FormatException)
+        {
+            throw Invalid($"namespace: {error.Message}");
+        }
+
+        var id = node.Namespaces.Register(kvNamespace);
+        logger.LogInformation("Namespace {NamespaceId} registered ({Model})", id, kvNamespace.ModelId);
+        return Task.FromResult(new RegisterNamespaceReply { NamespaceId = id.Value });
+    }
+
+    /// <inheritdoc/>
+    public override Task<ListNamespacesReply> ListNamespaces(ListNamespacesRequest request, ServerCallContext context)
+    {
+        var reply = new ListNamespacesReply();
+        foreach (var kvNamespace in node.Namespaces.All)
+        {
+            reply.Namespaces.Add(NamespaceRegistry.ToDescriptor(kvNamespace));
+            reply.NamespaceIds.Add(kvNamespace.Id.Value);
+        }
+
+        return Task.FromResult(reply);
+    }
+
+    /// <inheritdoc/>
+    public override Task<DropNamespaceReply> DropNamespace(DropNamespaceRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var id = new NamespaceId(request.NamespaceId);
+        if (!node.Namespaces.Remove(id))
+        {
+            throw Invalid($"namespace_id {id} is not registered on this node.");
+        }
+
+        // Each delete reaches the publisher as a removal, which unpublishes the block.
+        ulong removed = 0;
+        foreach (var block in node.Store.EnumerateBlocks())
+        {
+            if (block.Id.Namespace == id && node.Store.Delete(block.Id))
+            {
+                removed++;
+            }
+        }
+
+        logger.LogInformation("Namespace {NamespaceId} dropped: {Blocks} blocks deleted", id, removed);
+        return Task.FromResult(new DropNamespaceReply { BlocksRemoved = removed });
+    }
+
+    /// <inheritdoc/>
+    public override Task<ConnectRdmaReply> ConnectRdma(ConnectRdmaRequest request, ServerCallContext context) =>
+        throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            "RDMA is not available on this node: the RDMA data-plane transport is not implemented yet (use the TCP data plane at "
+            + node.Info.DataPlaneAddress + "); capability: " + node.Rdma.Reason));
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+
+    private static NodeState ToWire(NodeLifecycle state) => state switch
+    {
+        NodeLifecycle.Starting => NodeState.Starting,
+        NodeLifecycle.Serving => NodeState.Serving,
+        NodeLifecycle.Draining or NodeLifecycle.Stopped => NodeState.Draining,
+        _ => NodeState.Unspecified,
+    };
+}
