@@ -229,7 +229,7 @@ internal sealed class LoadOperation
             using var timeout = new CancellationTokenSource(client.Options.RequestTimeout);
             await DataPlaneCalls.ReleaseAsync(connection, handles, timeout.Token);
         }
-        catch (Exception error) when (error is IOException or OperationCanceledException or ProtocolViolationException)
+        catch (Exception error) when (error is IOException or OperationCanceledException or ProtocolViolationException or ObjectDisposedException)
         {
             // Leases end at their timeout anyway.
         }

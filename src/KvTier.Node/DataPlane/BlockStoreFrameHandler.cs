@@ -264,11 +264,12 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
         try
         {
             var count = ReserveBlocksRequest.Read(body, limits, out var ns, out var timeoutMs, blocks, chunks, out var chunkCount);
-            if (!namespaces.Contains(ns))
+            if (!namespaces.TryGet(ns, out var kvNamespace))
             {
                 return RefuseNamespaceAsync(ns, responder, cancellationToken);
             }
 
+            var layers = kvNamespace!.Layout.Layers;
             var timeout = TimeSpan.FromMilliseconds(Math.Min(timeoutMs, options.Timing.MaxReservation.TotalMilliseconds));
             responseBuffer = ArrayPool<byte>.Shared.Rent(BlockExtentsResponse.MeasureBody(count, chunkCount));
             var writer = new BodyWriter(responseBuffer);
@@ -276,6 +277,14 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
             for (var i = 0; i < count; i++)
             {
                 var block = blocks[i];
+                if (block.ChunkCount != layers)
+                {
+                    // One chunk per layer: a block of another shape could never be leased by layer range.
+                    logger.LogInformation("Refused block {Key}: {Chunks} chunks, the namespace has {Layers} layers", block.Key, block.ChunkCount, layers);
+                    BlockExtentsResponse.WriteBlock(ref writer, FrameStatus.BadRequest, 0, []);
+                    continue;
+                }
+
                 for (var c = 0; c < block.ChunkCount; c++)
                 {
                     var declared = chunks[block.FirstChunk + c];

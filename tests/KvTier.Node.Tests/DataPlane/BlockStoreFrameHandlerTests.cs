@@ -100,6 +100,17 @@ public sealed class BlockStoreFrameHandlerTests
     }
 
     [Fact]
+    public async Task A_block_whose_chunk_count_is_not_the_layer_count_is_refused()
+    {
+        await using var node = await DataPlaneNode.StartAsync();
+
+        var (header, blocks, _) = await node.ReserveAsync(DataPlaneNode.Namespace.Id, DataPlaneNode.Key(1), new byte[64]);
+
+        Assert.Equal(FrameStatus.Ok, header.Status);
+        Assert.Equal(FrameStatus.BadRequest, blocks[0].Status);
+    }
+
+    [Fact]
     public async Task Draining_refuses_reservations_while_reads_continue()
     {
         await using var node = await DataPlaneNode.StartAsync();
