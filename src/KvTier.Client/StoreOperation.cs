@@ -152,7 +152,7 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
         var declarations = new ChunkDeclaration[batch.Count * layers];
         for (var i = 0; i < batch.Count; i++)
         {
-            toReserve[i] = new BlockToReserve(chain[batch[i]], i * layers, layers);
+            toReserve[i] = new BlockToReserve(chain[batch[i]], directoryKeys[batch[i]].Anchor, i * layers, layers);
             encoded[batch[i]].Declarations.CopyTo(declarations, i * layers);
         }
 

@@ -11,15 +11,14 @@ namespace KvTier.Node.Daemon;
 internal static class DaemonHandlers
 {
     /// <summary>The factory passed to NodeHost.</summary>
-    /// <remarks>Clients publish the blocks they store (they know each block's chain anchor); the wire format does not
-    /// carry anchors yet, so the handler does not record them in the anchor book, and the node itself cannot
-    /// unpublish evicted blocks: a load that finds one gone unpublishes that stale entry.</remarks>
+    /// <remarks>Reservations carry each block's directory anchor, which the handler records in the anchor book, so
+    /// the node publishes committed blocks, unpublishes evicted ones and re-publishes recovered ones itself.</remarks>
     public static Func<IBlockStore, NamespaceRegistry, BlockAnchorBook, IFrameHandler> Create(NodeOptions options, ILoggerFactory loggerFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        return (store, namespaces, _) => new DrainableBlockStoreHandler(
-            new BlockStoreFrameHandler(store, namespaces, options, loggerFactory.CreateLogger<BlockStoreFrameHandler>()));
+        return (store, namespaces, anchors) => new DrainableBlockStoreHandler(
+            new BlockStoreFrameHandler(store, namespaces, options, loggerFactory.CreateLogger<BlockStoreFrameHandler>(), anchorBook: anchors));
     }
 
     /// <summary>Lets a drain stop reservations on the block-store handler while reads continue.</summary>

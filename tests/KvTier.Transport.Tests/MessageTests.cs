@@ -30,7 +30,7 @@ public class MessageTests
 
     private static byte[] ReserveRequestBody()
     {
-        BlockToReserve[] blocks = [new(Keys[0], 0, 2), new(Keys[1], 2, 1)];
+        BlockToReserve[] blocks = [new(Keys[0], Keys[0], 0, 2), new(Keys[1], Keys[0], 2, 1)];
         ChunkDeclaration[] chunks = [new(10, 1), new(20, 2), new(30, 3)];
         var body = new byte[ReserveBlocksRequest.MeasureBody(2, 3)];
         Assert.Equal(body.Length, ReserveBlocksRequest.Write(body, new NamespaceId(9), 5000, blocks, chunks));
@@ -81,7 +81,7 @@ public class MessageTests
         var count = ReserveBlocksRequest.Read(ReserveRequestBody(), Limits, out var kvNamespace, out var timeout, blocks, chunks, out var chunkCount);
 
         Assert.Equal((2, 3, 9ul, 5000), (count, chunkCount, kvNamespace.Value, timeout));
-        Assert.Equal(new BlockToReserve(Keys[1], 2, 1), blocks[1]);
+        Assert.Equal(new BlockToReserve(Keys[1], Keys[0], 2, 1), blocks[1]);
         Assert.Equal(new ChunkDeclaration(30, 3), chunks[2]);
     }
 

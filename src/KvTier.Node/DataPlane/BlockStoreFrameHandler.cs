@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Hashing;
 using KvTier.Core;
 using KvTier.Node.Configuration;
+using KvTier.Node.Hosting;
 using KvTier.Storage;
 using KvTier.Transport;
 using KvTier.Transport.Messages;
@@ -30,12 +31,16 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
     private readonly FrameLimits limits;
     private readonly HandleTable<WireExtent[]> leases;
     private readonly HandleTable<BlockReservation> reservations;
+    private readonly BlockAnchorBook? anchors;
     private volatile bool draining;
 
-    /// <summary>Creates the handler; <paramref name="clock"/> defaults to the system clock.</summary>
+    /// <summary>Creates the handler; <paramref name="clock"/> defaults to the system clock. With an
+    /// <paramref name="anchorBook"/>, each reserved block's directory anchor is recorded there so the node can publish
+    /// and unpublish the block itself.</summary>
     public BlockStoreFrameHandler(IBlockStore store, NamespaceRegistry namespaces, NodeOptions options, ILogger logger,
-        TimeProvider? clock = null)
+        TimeProvider? clock = null, BlockAnchorBook? anchorBook = null)
     {
+        anchors = anchorBook;
         this.store = store ?? throw new ArgumentNullException(nameof(store));
         this.namespaces = namespaces ?? throw new ArgumentNullException(nameof(namespaces));
         this.options = options ?? throw new ArgumentNullException(nameof(options));
@@ -256,7 +261,7 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
             return responder.SendAsync(FrameStatus.Draining, ReadOnlyMemory<byte>.Empty, cancellationToken);
         }
 
-        var blocks = ArrayPool<BlockToReserve>.Shared.Rent(Math.Max(1, body.Length / (BlockKey.Size + 2)));
+        var blocks = ArrayPool<BlockToReserve>.Shared.Rent(Math.Max(1, body.Length / ((2 * BlockKey.Size) + 2)));
         var chunks = ArrayPool<ChunkDeclaration>.Shared.Rent(Math.Max(1, body.Length / 12));
         var infos = ArrayPool<ChunkInfo>.Shared.Rent(limits.MaxChunksPerBlock);
         var extents = ArrayPool<WireExtent>.Shared.Rent(limits.MaxChunksPerBlock);
@@ -291,7 +296,10 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
                     infos[c] = new ChunkInfo(declared.Length, declared.Checksum);
                 }
 
-                ReserveOne(new BlockId(ns, block.Key), infos.AsSpan(0, block.ChunkCount), timeout, extents, ref writer);
+                var id = new BlockId(ns, block.Key);
+                // The node publishes and unpublishes the block itself once committed or evicted: keep its anchor.
+                anchors?.Record(id, block.Anchor);
+                ReserveOne(id, infos.AsSpan(0, block.ChunkCount), timeout, extents, ref writer);
             }
 
             var send = SendPooledAsync(responder, responseBuffer, writer.Written, cancellationToken);

@@ -2,11 +2,13 @@ using KvTier.Core;
 
 namespace KvTier.Transport.Messages;
 
-/// <summary>One block to reserve: its key and its chunks' lengths and checksums.</summary>
+/// <summary>One block to reserve: its key, its directory anchor and its chunks' lengths and checksums.</summary>
 /// <param name="Key">Block key.</param>
+/// <param name="Anchor">The key at the start of the block's span of its chain (the directory addresses entries by
+/// key and anchor), so the node can publish and unpublish the block itself.</param>
 /// <param name="FirstChunk">Index of its first chunk in the chunks array.</param>
 /// <param name="ChunkCount">Number of chunks (layers).</param>
-public readonly record struct BlockToReserve(BlockKey Key, int FirstChunk, int ChunkCount);
+public readonly record struct BlockToReserve(BlockKey Key, BlockKey Anchor, int FirstChunk, int ChunkCount);
 
 /// <summary>A chunk's size and XXH3-64 checksum, declared before its bytes are sent.</summary>
 /// <param name="Length">Bytes.</param>
@@ -14,12 +16,12 @@ public readonly record struct BlockToReserve(BlockKey Key, int FirstChunk, int C
 public readonly record struct ChunkDeclaration(int Length, ulong Checksum);
 
 /// <summary>Reserve space for a batch of new blocks: <c>namespace u64 | timeout ms u32 | block count u32 |
-/// per block: key, chunk count u16, per chunk: length u32, checksum u64</c>. Answered with
+/// per block: key, anchor key, chunk count u16, per chunk: length u32, checksum u64</c>. Answered with
 /// <see cref="BlockExtentsResponse"/> (the handle is the reservation id; the extents are where to write).</summary>
 public static class ReserveBlocksRequest
 {
     /// <summary>Exact body size.</summary>
-    public static int MeasureBody(int blockCount, int chunkCount) => 16 + (blockCount * (BlockKey.Size + 2)) + (chunkCount * 12);
+    public static int MeasureBody(int blockCount, int chunkCount) => 16 + (blockCount * ((2 * BlockKey.Size) + 2)) + (chunkCount * 12);
 
     /// <summary>Writes a request body.</summary>
     public static int Write(Span<byte> body, NamespaceId kvNamespace, int timeoutMilliseconds,
@@ -32,6 +34,7 @@ public static class ReserveBlocksRequest
         foreach (var block in blocks)
         {
             writer.WriteBlockKey(block.Key);
+            writer.WriteBlockKey(block.Anchor);
             writer.WriteUInt16(checked((ushort)block.ChunkCount));
             foreach (var chunk in chunks.Slice(block.FirstChunk, block.ChunkCount))
             {
@@ -62,13 +65,14 @@ public static class ReserveBlocksRequest
         for (var i = 0; i < count; i++)
         {
             var key = reader.ReadBlockKey("block key");
+            var anchor = reader.ReadBlockKey("anchor key");
             var chunksOfBlock = reader.ReadUInt16("chunk count");
             if (chunksOfBlock == 0 || chunksOfBlock > limits.MaxChunksPerBlock || chunkCount + chunksOfBlock > chunks.Length)
             {
                 throw new ProtocolViolationException($"Block {i} declares {chunksOfBlock} chunks (1 to {limits.MaxChunksPerBlock} allowed).");
             }
 
-            blocks[i] = new BlockToReserve(key, chunkCount, chunksOfBlock);
+            blocks[i] = new BlockToReserve(key, anchor, chunkCount, chunksOfBlock);
             for (var c = 0; c < chunksOfBlock; c++)
             {
                 var length = reader.ReadInt32("chunk length");

@@ -38,6 +38,17 @@ public sealed class BlockStoreFrameHandlerTests
     }
 
     [Fact]
+    public async Task A_reserved_block_leaves_its_directory_anchor_in_the_book_so_the_node_can_publish_it()
+    {
+        await using var node = await DataPlaneNode.StartAsync();
+        await node.PutAsync(DataPlaneNode.Key(3), seed: 3);
+
+        Assert.True(node.Anchors.TryGet(new BlockId(DataPlaneNode.Namespace.Id, DataPlaneNode.Key(3)), out var anchor));
+        Assert.Equal(DataPlaneNode.AnchorOf(DataPlaneNode.Key(3)), anchor);
+        Assert.False(node.Anchors.TryGet(new BlockId(DataPlaneNode.Namespace.Id, DataPlaneNode.Key(4)), out _));
+    }
+
+    [Fact]
     public async Task Reads_outside_a_lease_or_under_an_unknown_lease_are_refused_per_item()
     {
         await using var node = await DataPlaneNode.StartAsync();

@@ -5,6 +5,7 @@ using KvTier.Core.Hashing;
 using KvTier.Core.Layout;
 using KvTier.Node.Configuration;
 using KvTier.Node.DataPlane;
+using KvTier.Node.Hosting;
 using KvTier.Storage;
 using KvTier.Transport;
 using KvTier.Transport.Messages;
@@ -17,8 +18,10 @@ namespace KvTier.Node.Tests.DataPlane;
 /// <summary>A real storage engine behind the real handler and FrameServer on loopback, and a connection to it.</summary>
 internal sealed class DataPlaneNode : IAsyncDisposable
 {
-    private DataPlaneNode(StorageEngine engine, BlockStoreFrameHandler handler, FrameServer server, FrameConnection connection)
+    private DataPlaneNode(StorageEngine engine, BlockStoreFrameHandler handler, FrameServer server, FrameConnection connection,
+        BlockAnchorBook anchors)
     {
+        Anchors = anchors;
         Engine = engine;
         Handler = handler;
         Server = server;
@@ -29,6 +32,9 @@ internal sealed class DataPlaneNode : IAsyncDisposable
         new("tiny", "main", ModelPresets.Tiny.ToLayout(KvDataType.BFloat16, 16), "tests", BlockHashAlgorithm.Xxh3, "none", 1000);
 
     public StorageEngine Engine { get; }
+
+    /// <summary>Where the handler records each reserved block's directory anchor.</summary>
+    public BlockAnchorBook Anchors { get; }
 
     public BlockStoreFrameHandler Handler { get; }
 
@@ -41,12 +47,16 @@ internal sealed class DataPlaneNode : IAsyncDisposable
         var engine = StorageEngine.Open(new StorageOptions { HostArenaBytes = 16L << 20, TryHugeTlb = false, TryLockMemory = false });
         var registry = new NamespaceRegistry();
         registry.Register(Namespace);
-        var handler = new BlockStoreFrameHandler(engine, registry, new NodeOptions(), NullLogger.Instance);
+        var anchors = new BlockAnchorBook();
+        var handler = new BlockStoreFrameHandler(engine, registry, new NodeOptions(), NullLogger.Instance, anchorBook: anchors);
         var server = new FrameServer(new IPEndPoint(IPAddress.Loopback, 0), handler, handler.Limits, NullLogger.Instance);
         server.Start();
         var connection = await FrameConnection.ConnectAsync(server.LocalEndPoint, FrameLimits.Default, CancellationToken.None);
-        return new DataPlaneNode(engine, handler, server, connection);
+        return new DataPlaneNode(engine, handler, server, connection, anchors);
     }
+
+    /// <summary>The anchor the tests declare for a block: distinct from its key, so a mix-up shows.</summary>
+    public static BlockKey AnchorOf(BlockKey key) => new(key.High ^ 0xA5A5, key.Low);
 
     public async Task<(FrameHeader Header, byte[] Body)> SendAsync(Opcode opcode, byte[] body, FrameConnection? connection = null)
     {
@@ -60,7 +70,7 @@ internal sealed class DataPlaneNode : IAsyncDisposable
     {
         var declarations = chunks.Select(c => new ChunkDeclaration(c.Length, XxHash3.HashToUInt64(c))).ToArray();
         var body = new byte[ReserveBlocksRequest.MeasureBody(1, chunks.Length)];
-        ReserveBlocksRequest.Write(body, ns, 5000, [new BlockToReserve(key, 0, chunks.Length)], declarations);
+        ReserveBlocksRequest.Write(body, ns, 5000, [new BlockToReserve(key, AnchorOf(key), 0, chunks.Length)], declarations);
         var (header, response) = await SendAsync(Opcode.ReserveBlocks, body);
         if (header.Status != FrameStatus.Ok)
         {
