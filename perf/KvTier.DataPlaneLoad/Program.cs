@@ -10,6 +10,7 @@ using KvTier.Core.Layout;
 using KvTier.Node;
 using KvTier.Node.Configuration;
 using KvTier.Node.DataPlane;
+using KvTier.Perf;
 using KvTier.Storage;
 using KvTier.Transport.Tcp;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,7 +24,7 @@ var duration = TimeSpan.FromSeconds(seconds);
 Console.WriteLine($"# {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:u}, {seconds} s per cell");
 Console.WriteLine("| block | batch | clients | system | GB/s | p50 ms | p99 ms | ratio vs raw | ratio vs redis |");
 Console.WriteLine("|---|---:|---:|---|---:|---:|---:|---:|---:|");
-var (redisProcess, redisEndpoint) = await StartRedisAsync();
+var (redisProcess, redisEndpoint) = await LocalRedisServer.StartAsync();
 try
 {
     foreach (var (blockBytes, batch, tokens) in new[] { (64 << 10, 32, 16), (2 << 20, 4, 512) })
@@ -144,41 +145,6 @@ static async Task<Figures> MeasureRedisAsync(string endpoint, int blocks, int ba
             await connection.DisposeAsync();
         }
     }
-}
-
-static async Task<(Process, string)> StartRedisAsync()
-{
-    int port;
-    using (var listener = new TcpListener(IPAddress.Loopback, 0))
-    {
-        listener.Start();
-        port = ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true };
-    foreach (var argument in (string[])["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-    {
-        start.ArgumentList.Add(argument);
-    }
-
-    var process = Process.Start(start)!;
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    for (var attempt = 0; attempt < 200; attempt++)
-    {
-        try
-        {
-            using var probe = new TcpClient();
-            await probe.ConnectAsync(IPAddress.Loopback, port);
-            return (process, $"127.0.0.1:{port}");
-        }
-        catch (SocketException)
-        {
-            await Task.Delay(25);
-        }
-    }
-
-    throw new InvalidOperationException("redis-server did not start");
 }
 
 internal readonly record struct Figures(double PerSecond, double P50Ms, double P99Ms);

@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using KvTier.BlockDirectory;
 using KvTier.BlockDirectory.InProcess;
 using KvTier.BlockDirectory.Redis;
 using KvTier.Core;
 using KvTier.DirectoryLoad;
+using KvTier.Perf;
 using StackExchange.Redis;
 
 // Usage: KvTier.DirectoryLoad [--redis host:port] [--seconds N] [--concurrency N]
@@ -31,7 +30,7 @@ Process? ownServer = null;
 var endpoint = Option("--redis", null);
 if (endpoint is null)
 {
-    (ownServer, endpoint) = await StartRedisAsync();
+    (ownServer, endpoint) = await LocalRedisServer.StartAsync();
 }
 
 try
@@ -144,37 +143,3 @@ static string RedisBenchmark(string host, string port, int clients)
     return line?.Trim() ?? "(redis-benchmark gave no GET line)";
 }
 
-static async Task<(Process, string)> StartRedisAsync()
-{
-    int port;
-    using (var listener = new TcpListener(IPAddress.Loopback, 0))
-    {
-        listener.Start();
-        port = ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true };
-    foreach (var argument in (string[])["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-    {
-        start.ArgumentList.Add(argument);
-    }
-
-    var process = Process.Start(start)!;
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    for (var attempt = 0; attempt < 200; attempt++)
-    {
-        try
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync(IPAddress.Loopback, port);
-            return (process, $"127.0.0.1:{port}");
-        }
-        catch (SocketException)
-        {
-            await Task.Delay(25);
-        }
-    }
-
-    throw new InvalidOperationException("redis-server did not start");
-}
