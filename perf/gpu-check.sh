@@ -4,10 +4,14 @@
 #                                  artifacts/gpu-check/ (checks it stays under 64 MiB); needs the .NET 10 SDK
 #   perf/gpu-check.sh run [args]   run the published binary (no .NET needed); writes artifacts/gpu-check/gpu-check.json
 #                                  args go to the program: --size-mib N (1024) --iterations N (5) --require-gpu
+#                                  --load-blocks N (192; 0 skips the GPU load) --load-model NAME (llama-3-8b)
 # On the device machine: carry artifacts/gpu-check and run `perf/gpu-check.sh run --require-gpu`.
 # What it checks: the GPU is found, a large mmap'ed buffer (the node arena's shape) registers with
 # cuMemHostRegister, arena -> GPU -> host copies are byte-identical, and host-to-device GB/s from the pinned arena
-# beside the same async copy from pageable memory and a synchronous cuMemcpyHtoD (what cudaMemcpy does).
+# beside the same async copy from pageable memory and a synchronous cuMemcpyHtoD (what cudaMemcpy does); then the
+# client's GPU load end to end: two in-process nodes on loopback hold 192 Llama-3-8B blocks (384 MiB), a KvTierClient
+# loads them into GPU memory through KvTier.Client.Gpu (pinned staging, per-layer async copies and events), the
+# device bytes are copied back and compared; GB/s beside the host-only load of the same blocks, per-layer times.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=artifacts/gpu-check
@@ -39,5 +43,5 @@ run() {
 case "${1:-}" in
   publish) publish ;;
   run) shift; run "$@" ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

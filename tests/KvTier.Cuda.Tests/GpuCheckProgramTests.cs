@@ -4,7 +4,8 @@ using KvTier.Testing;
 
 namespace KvTier.Cuda.Tests;
 
-/// <summary>perf/KvTier.GpuCheck run as a process against the fake driver: its copies, verification and JSON.</summary>
+/// <summary>perf/KvTier.GpuCheck run as a process against the fake driver: its copies, verification, the client's
+/// GPU load through in-process nodes, and its JSON.</summary>
 public sealed class GpuCheckProgramTests
 {
     [Fact]
@@ -15,7 +16,8 @@ public sealed class GpuCheckProgramTests
             "kvtier-gpu-check.dll");
         Assert.SkipUnless(File.Exists(program), $"{program} not built");
         var output = Path.Combine(Path.GetTempPath(), $"kvtier-gpu-check-{Guid.NewGuid():N}.json");
-        var start = new ProcessStartInfo("dotnet", [program, "--size-mib", "8", "--iterations", "2", "--output", output])
+        var start = new ProcessStartInfo("dotnet", [program, "--size-mib", "8", "--iterations", "2", "--output", output,
+            "--load-blocks", "6", "--load-model", "llama-3-8b"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -39,6 +41,13 @@ public sealed class GpuCheckProgramTests
             Assert.True(root.GetProperty("verified_offset_copy").GetBoolean());
             Assert.True(root.GetProperty("host_to_device_gbps").GetProperty("pinned_arena_async").GetDouble() > 0);
             Assert.True(root.GetProperty("dma_buf_export").GetBoolean());
+            var load = root.GetProperty("gpu_load");
+            Assert.Equal(6, load.GetProperty("loaded_blocks").GetInt32());
+            Assert.Equal(2L << 20, load.GetProperty("block_bytes").GetInt64());
+            Assert.True(load.GetProperty("verified_device_bytes").GetBoolean());
+            Assert.True(load.GetProperty("gpu_load_gbps").GetDouble() > 0);
+            Assert.True(load.GetProperty("host_load_gbps").GetDouble() > 0);
+            Assert.Equal(Enumerable.Range(0, 32), load.GetProperty("per_layer_ms").EnumerateArray().Select(l => l.GetProperty("layer").GetInt32()));
             Assert.Equal(0, root.GetProperty("failures").GetArrayLength());
         }
         finally
