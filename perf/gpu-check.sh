@@ -12,6 +12,8 @@
 # client's GPU load end to end: two in-process nodes on loopback hold 192 Llama-3-8B blocks (384 MiB), a KvTierClient
 # loads them into GPU memory through KvTier.Client.Gpu (pinned staging, per-layer async copies and events), the
 # device bytes are copied back and compared; GB/s beside the host-only load of the same blocks, per-layer times.
+# Then, in a separate process, a GPUDirect RDMA probe (gpu-check-gpudirect.json): where the machine also has an RDMA
+# NIC, a GPU buffer is registered with it (dma-buf, else nvidia-peermem) and read into over the NIC's loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=artifacts/gpu-check
@@ -36,12 +38,19 @@ run() {
   local output=${GPU_CHECK_OUTPUT:-$OUT/gpu-check.json}
   nvidia-smi --query-gpu=name,driver_version,pcie.link.gen.current,pcie.link.width.current --format=csv 2>/dev/null || true
   echo "memlock limit: $(ulimit -l)"
-  "$OUT/kvtier-gpu-check" --output "$output" "$@"
-  cat "$output"
+  local rc=0
+  "$OUT/kvtier-gpu-check" --output "$output" "$@" || rc=$?
+  [ -f "$output" ] && { cat "$output"; echo; }
+  # GPUDirect RDMA probe (needs an RDMA NIC as well): its own process, so a fault in a NIC driver cannot cost the
+  # results above; it never changes the exit status.
+  local direct=${output%.json}-gpudirect.json
+  "$OUT/kvtier-gpu-check" --gpudirect-only --output "$direct" || echo "GPUDirect probe exited with status $?"
+  [ -f "$direct" ] && { cat "$direct"; echo; }
+  return $rc
 }
 
 case "${1:-}" in
   publish) publish ;;
   run) shift; run "$@" ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ using KvTier.Cuda;
 using KvTier.GpuCheck;
 
 // kvtier-gpu-check [--size-mib N] [--iterations N] [--output FILE] [--require-gpu] [--load-blocks N] [--load-model NAME]
+// kvtier-gpu-check --gpudirect-only [--output FILE]   (GpuDirectCheck: RDMA straight into GPU memory, where possible)
 // After the binding checks it runs the client's GPU load end to end (GpuLoadCheck; --load-blocks 0 skips it).
 // Exit: 0 checked (or no GPU without --require-gpu), 1 a verification failed, 2 no GPU with --require-gpu.
 var sizeMiB = 1024UL;
@@ -14,6 +15,7 @@ var output = "gpu-check.json";
 var requireGpu = false;
 var loadBlocks = 192;
 var loadModel = "llama-3-8b";
+var gpuDirectOnly = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -24,10 +26,16 @@ for (var i = 0; i < args.Length; i++)
         case "--require-gpu": requireGpu = true; break;
         case "--load-blocks": loadBlocks = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--load-model": loadModel = args[++i]; break;
+        case "--gpudirect-only": gpuDirectOnly = true; break;
         default:
-            Console.Error.WriteLine($"unknown argument '{args[i]}' (use --size-mib, --iterations, --output, --require-gpu, --load-blocks, --load-model)");
+            Console.Error.WriteLine($"unknown argument '{args[i]}' (use --size-mib, --iterations, --output, --require-gpu, --load-blocks, --load-model, --gpudirect-only)");
             return 64;
     }
+}
+
+if (gpuDirectOnly)
+{
+    return await GpuDirectCheck.RunAsync(output);
 }
 
 var report = CudaCapability.Detect();

@@ -11,10 +11,7 @@ public sealed class GpuCheckProgramTests
     [Fact]
     public async Task The_gpu_check_program_verifies_copies_and_writes_its_json()
     {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var program = Path.Combine(RepositoryPaths.Root, "perf", "KvTier.GpuCheck", "bin", configuration, "net10.0",
-            "kvtier-gpu-check.dll");
-        Assert.SkipUnless(File.Exists(program), $"{program} not built");
+        var program = Program();
         var output = Path.Combine(Path.GetTempPath(), $"kvtier-gpu-check-{Guid.NewGuid():N}.json");
         var start = new ProcessStartInfo("dotnet", [program, "--size-mib", "8", "--iterations", "2", "--output", output,
             "--load-blocks", "6", "--load-model", "llama-3-8b"])
@@ -54,5 +51,53 @@ public sealed class GpuCheckProgramTests
         {
             File.Delete(output);
         }
+    }
+
+    [Fact]
+    public async Task The_gpudirect_probe_reads_over_rdma_into_gpu_memory_with_both_fakes()
+    {
+        var program = Program();
+        var testingShim = Path.Combine(RepositoryPaths.Root, "native", "build", "libkvtier_rdma_testing.so");
+        Assert.SkipUnless(File.Exists(testingShim), "libkvtier_rdma_testing.so not built: run ./build.sh");
+        var output = Path.Combine(Path.GetTempPath(), $"kvtier-gpudirect-{Guid.NewGuid():N}.json");
+        var start = new ProcessStartInfo("dotnet", [program, "--gpudirect-only", "--output", output])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment[CudaCapability.LibraryVariable] = FakeDriverTests.FakeDriver;
+        start.Environment["KVTIER_RDMA_SHIM"] = testingShim;
+        start.Environment["KVTIER_RDMA_FAKE"] = "1";
+        try
+        {
+            using var process = Process.Start(start)!;
+            var cancellation = TestContext.Current.CancellationToken;
+            var stdout = process.StandardOutput.ReadToEndAsync(cancellation);
+            var stderr = process.StandardError.ReadToEndAsync(cancellation);
+            await process.WaitForExitAsync(cancellation);
+            var text = await stdout + await stderr;
+
+            Assert.True(process.ExitCode == 0, text);
+            using var json = JsonDocument.Parse(await File.ReadAllTextAsync(output, cancellation));
+            var root = json.RootElement;
+            Assert.True(root.GetProperty("rdma_available").GetBoolean(), text);
+            Assert.True(root.GetProperty("gpudirect_registered").GetBoolean(), text);
+            Assert.Contains("through dma-buf", root.GetProperty("gpudirect_detail").GetString(), StringComparison.Ordinal);
+            Assert.True(root.GetProperty("verified_device_bytes").GetBoolean(), text);
+            Assert.True(root.GetProperty("loopback_read_gbps").GetDouble() > 0);
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    private static string Program()
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        var program = Path.Combine(RepositoryPaths.Root, "perf", "KvTier.GpuCheck", "bin", configuration, "net10.0",
+            "kvtier-gpu-check.dll");
+        Assert.SkipUnless(File.Exists(program), $"{program} not built");
+        return program;
     }
 }
