@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,18 @@ static struct ibv_mr *reg_mr(struct ibv_pd *pd, void *address, size_t length, in
     pthread_mutex_unlock(&lock);
     errno = ENOMEM;
     return NULL;
+}
+
+/* dma-buf registration (GPUDirect RDMA). The fake CUDA driver's "device memory" is host memory, so the iova (the
+ * device address) is where the bytes are; the descriptor only has to be open, as the kernel checks it is. */
+static struct ibv_mr *reg_dmabuf_mr(struct ibv_pd *pd, uint64_t offset, size_t length, uint64_t iova, int fd, int access)
+{
+    if (fd < 0 || fcntl(fd, F_GETFD) == -1) {
+        errno = EBADF;
+        return NULL;
+    }
+    (void)offset;
+    return reg_mr(pd, (void *)(uintptr_t)iova, length, access);
 }
 
 static int dereg_mr(struct ibv_mr *mr)
@@ -453,7 +466,7 @@ static const kvt_verbs_ops fake_ops = {
     .alloc_pd = alloc_pd,
     .dealloc_pd = dealloc_pd,
     .reg_mr = reg_mr,
-    .reg_dmabuf_mr = NULL,
+    .reg_dmabuf_mr = reg_dmabuf_mr,
     .dereg_mr = dereg_mr,
     .create_comp_channel = create_comp_channel,
     .destroy_comp_channel = destroy_comp_channel,

@@ -29,6 +29,7 @@ static int context_current;
 static range allocations[MAX_ITEMS];
 static range registrations[MAX_ITEMS];
 static int primary_context_storage;
+static int unpinned_async_copies;
 
 static int add(range *table, uintptr_t start, size_t length)
 {
@@ -156,6 +157,15 @@ EXPORT int cuEventRecord(void *event, void *stream)
     return ready();
 }
 EXPORT int cuEventSynchronize(void *event) { (void)event; return ready(); }
+EXPORT int cuEventQuery(void *event) { (void)event; return ready(); }
+EXPORT int cuStreamWaitEvent(void *stream, void *event, unsigned int flags)
+{
+    (void)stream;
+    (void)event;
+    return flags == 0 ? ready() : INVALID_VALUE;
+}
+/* Test hook (not a driver entry point): async host-to-device copies whose source was not registered. */
+EXPORT int kvt_fake_cuda_unpinned_async_copies(void) { return unpinned_async_copies; }
 EXPORT int cuEventElapsedTime(float *milliseconds, void *start, void *end)
 {
     double elapsed = *(double *)end - *(double *)start;
@@ -175,6 +185,9 @@ static int copy(void *destination, const void *source, size_t bytes, uint64_t de
 EXPORT int cuMemcpyHtoDAsync_v2(uint64_t device, const void *host, size_t bytes, void *stream)
 {
     (void)stream;
+    /* A real driver runs an async copy from pageable memory synchronously; counted so tests see staging pinned. */
+    if (find_containing(registrations, (uintptr_t)host, bytes) == NULL)
+        unpinned_async_copies++;
     return copy((void *)(uintptr_t)device, host, bytes, device, bytes);
 }
 EXPORT int cuMemcpyDtoHAsync_v2(void *host, uint64_t device, size_t bytes, void *stream)

@@ -97,7 +97,7 @@ public unsafe class RdmaPostPollBenchmarks
         NativeMemory.AlignedFree(remoteBytes);
     }
 
-    private static string FindTestingShim()
+    internal static string FindTestingShim()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {

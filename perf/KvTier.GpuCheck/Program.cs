@@ -5,12 +5,17 @@ using System.Text.Json;
 using KvTier.Cuda;
 using KvTier.GpuCheck;
 
-// kvtier-gpu-check [--size-mib N] [--iterations N] [--output FILE] [--require-gpu]
+// kvtier-gpu-check [--size-mib N] [--iterations N] [--output FILE] [--require-gpu] [--load-blocks N] [--load-model NAME]
+// kvtier-gpu-check --gpudirect-only [--output FILE]   (GpuDirectCheck: RDMA straight into GPU memory, where possible)
+// After the binding checks it runs the client's GPU load end to end (GpuLoadCheck; --load-blocks 0 skips it).
 // Exit: 0 checked (or no GPU without --require-gpu), 1 a verification failed, 2 no GPU with --require-gpu.
 var sizeMiB = 1024UL;
 var iterations = 5;
 var output = "gpu-check.json";
 var requireGpu = false;
+var loadBlocks = 192;
+var loadModel = "llama-3-8b";
+var gpuDirectOnly = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -19,10 +24,18 @@ for (var i = 0; i < args.Length; i++)
         case "--iterations": iterations = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--output": output = args[++i]; break;
         case "--require-gpu": requireGpu = true; break;
+        case "--load-blocks": loadBlocks = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--load-model": loadModel = args[++i]; break;
+        case "--gpudirect-only": gpuDirectOnly = true; break;
         default:
-            Console.Error.WriteLine($"unknown argument '{args[i]}' (use --size-mib, --iterations, --output, --require-gpu)");
+            Console.Error.WriteLine($"unknown argument '{args[i]}' (use --size-mib, --iterations, --output, --require-gpu, --load-blocks, --load-model, --gpudirect-only)");
             return 64;
     }
+}
+
+if (gpuDirectOnly)
+{
+    return await GpuDirectCheck.RunAsync(output);
 }
 
 var report = CudaCapability.Detect();
@@ -134,6 +147,11 @@ using (var small = context.Allocate(64 << 20))
     }
 
     Console.WriteLine(exported ? "dma-buf export: ok" : $"dma-buf export: {reason}");
+}
+
+if (loadBlocks > 0)
+{
+    await GpuLoadCheck.RunAsync(context, json, failures, loadModel, loadBlocks, iterations);
 }
 
 json.WriteStartArray("failures");

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using KvTier.Rdma;
+using KvTier.RdmaCheck;
 
 // kvtier-rdma-check [--device NAME] [--seconds N]
-// Two RC queue pairs of this process on one device, connected to each other: A reads and writes B's "arena".
+// Two RC queue pairs of this process on one device, connected to each other: A reads and writes B's "arena"; then
+// the RDMA transport's parts (arena server, extent reader) on the same device (TransportCheck).
 // Exit: 0 all checks passed, 1 a check failed, 2 no usable RDMA device.
 string? deviceName = null;
 var seconds = 1.0;
@@ -157,6 +159,15 @@ unsafe
         NativeMemory.AlignedFree(localBytes);
         NativeMemory.AlignedFree(arenaBytes);
     }
+}
+
+try
+{
+    await TransportCheck.RunAsync(deviceName, Check);
+}
+catch (RdmaException error)
+{
+    Check(false, $"transport: {error.Message}");
 }
 
 Console.WriteLine(failures.Count == 0 ? "RDMA-CHECK PASSED" : $"RDMA-CHECK FAILED: {string.Join("; ", failures)}");

@@ -33,6 +33,8 @@ internal sealed unsafe class CudaDriver
     public delegate* unmanaged<nint, int> EventDestroy;
     public delegate* unmanaged<nint, nint, int> EventRecord;
     public delegate* unmanaged<nint, int> EventSynchronize;
+    public delegate* unmanaged<nint, int> EventQuery;
+    public delegate* unmanaged<nint, nint, uint, int> StreamWaitEvent;
     public delegate* unmanaged<float*, nint, nint, int> EventElapsedTime;
     public delegate* unmanaged<ulong, void*, nuint, nint, int> MemcpyHtoDAsync;
     public delegate* unmanaged<void*, ulong, nuint, nint, int> MemcpyDtoHAsync;
@@ -89,6 +91,8 @@ internal sealed unsafe class CudaDriver
         driver.EventDestroy = (delegate* unmanaged<nint, int>)Export("cuEventDestroy_v2");
         driver.EventRecord = (delegate* unmanaged<nint, nint, int>)Export("cuEventRecord");
         driver.EventSynchronize = (delegate* unmanaged<nint, int>)Export("cuEventSynchronize");
+        driver.EventQuery = (delegate* unmanaged<nint, int>)Export("cuEventQuery");
+        driver.StreamWaitEvent = (delegate* unmanaged<nint, nint, uint, int>)Export("cuStreamWaitEvent");
         driver.EventElapsedTime = (delegate* unmanaged<float*, nint, nint, int>)Export("cuEventElapsedTime");
         driver.MemcpyHtoDAsync = (delegate* unmanaged<ulong, void*, nuint, nint, int>)Export("cuMemcpyHtoDAsync_v2");
         driver.MemcpyDtoHAsync = (delegate* unmanaged<void*, ulong, nuint, nint, int>)Export("cuMemcpyDtoHAsync_v2");

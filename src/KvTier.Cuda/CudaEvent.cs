@@ -12,7 +12,30 @@ public sealed unsafe class CudaEvent : IDisposable
         Handle = handle;
     }
 
+    private const int ErrorNotReady = 600;
+
     internal nint Handle { get; }
+
+    /// <summary>The CUevent, for engines that wait on it from their own CUDA code (cuStreamWaitEvent,
+    /// torch.cuda.Event via its handle); valid until this object is disposed.</summary>
+    public nint NativeHandle => Handle;
+
+    /// <summary>Whether the work recorded before the event has finished (cuEventQuery), without blocking.</summary>
+    public bool IsComplete
+    {
+        get
+        {
+            context.MakeCurrent();
+            var result = context.Driver.EventQuery(Handle);
+            if (result == ErrorNotReady)
+            {
+                return false;
+            }
+
+            context.Driver.Check(result, "cuEventQuery");
+            return true;
+        }
+    }
 
     /// <summary>Blocks until the event has happened.</summary>
     public void Synchronize()

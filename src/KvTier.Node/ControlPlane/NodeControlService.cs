@@ -9,7 +9,7 @@ using NodeInfoReply = KvTier.Transport.ControlPlane.NodeInfo;
 namespace KvTier.Node.ControlPlane;
 
 /// <summary>The gRPC control plane: node info and capabilities, stats, drain, namespace admin, and the RDMA
-/// negotiation endpoint (refused until the RDMA transport exists). Bad requests are answered
+/// queue-pair exchange (refused with the reason where the node serves TCP only). Bad requests are answered
 /// <see cref="StatusCode.InvalidArgument"/> naming the offending field.</summary>
 public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFactory) : NodeControl.NodeControlBase
 {
@@ -28,10 +28,8 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
             ProtocolVersion = FrameHeader.Version,
             DataPlaneAddress = dataPlane[..colon],
             DataPlanePort = uint.Parse(dataPlane[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-            RdmaAvailable = false,
-            RdmaUnavailableReason = node.Rdma.IsAvailable
-                ? "the RDMA transport is not implemented yet; this node serves TCP only"
-                : node.Rdma.Reason,
+            RdmaAvailable = node.RdmaServer is not null,
+            RdmaUnavailableReason = node.RdmaServer is null ? node.RdmaStatus : string.Empty,
             ArenaBytes = (ulong)stats.HostCapacityBytes,
             NvmeBytes = (ulong)stats.NvmeCapacityBytes,
             State = ToWire(node.State),
@@ -128,10 +126,39 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
     }
 
     /// <inheritdoc/>
-    public override Task<ConnectRdmaReply> ConnectRdma(ConnectRdmaRequest request, ServerCallContext context) =>
-        throw new RpcException(new Status(StatusCode.FailedPrecondition,
-            "RDMA is not available on this node: the RDMA data-plane transport is not implemented yet (use the TCP data plane at "
-            + node.Info.DataPlaneAddress + "); capability: " + node.Rdma.Reason));
+    public override Task<ConnectRdmaReply> ConnectRdma(ConnectRdmaRequest request, ServerCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var server = node.RdmaServer ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
+            $"This node serves its data plane over TCP only (at {node.Info.DataPlaneAddress}): {node.RdmaStatus}"));
+        KvTier.Rdma.RdmaEndpoint client;
+        try
+        {
+            client = RdmaWire.FromWire(request.Client);
+        }
+        catch (ArgumentException error)
+        {
+            throw Invalid(error.Message);
+        }
+
+        try
+        {
+            var arena = server.Accept(client);
+            logger.LogInformation("RDMA queue pair {NodeQueuePair} connected to client QP {ClientQueuePair} ({Peer})",
+                arena.Endpoint.QueuePairNumber, client.QueuePairNumber, context?.Peer);
+            return Task.FromResult(new ConnectRdmaReply
+            {
+                Node = RdmaWire.ToWire(arena.Endpoint),
+                ArenaAddress = arena.Address,
+                ArenaBytes = arena.Length,
+                ArenaRkey = arena.RemoteKey,
+            });
+        }
+        catch (KvTier.Rdma.RdmaException error)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"RDMA connection refused: {error.Message}"));
+        }
+    }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 

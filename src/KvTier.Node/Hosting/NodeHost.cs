@@ -30,6 +30,7 @@ public sealed class NodeHost : IAsyncDisposable
     private FrameServer? dataPlane;
     private WebApplication? web;
     private Task? heartbeat;
+    private RdmaContext? rdmaContext;
     private int state = (int)NodeLifecycle.Starting;
     private int directoryReachable;
 
@@ -68,6 +69,12 @@ public sealed class NodeHost : IAsyncDisposable
 
     /// <summary>Whether this machine can serve RDMA, and why not.</summary>
     public RdmaCapabilityReport Rdma { get; private set; } = null!;
+
+    /// <summary>The arena served over RDMA (queue pair per client, ConnectRdma); null when the node serves TCP only.</summary>
+    public RdmaArenaServer? RdmaServer { get; private set; }
+
+    /// <summary>Why clients use TCP with this node, or which device serves its arena over RDMA (logs, GetNodeInfo).</summary>
+    public string RdmaStatus { get; private set; } = "not started";
 
     /// <summary>Where the data plane listens.</summary>
     public IPEndPoint DataPlaneEndPoint => dataPlane?.LocalEndPoint ?? throw new InvalidOperationException("The node has not started.");
@@ -241,6 +248,8 @@ public sealed class NodeHost : IAsyncDisposable
         }
 
         await Publisher.DisposeAsync();
+        RdmaServer?.Dispose(); // queue pairs and the arena's registration go before the arena itself
+        rdmaContext?.Dispose();
         Store?.Dispose();
         Anchors.Dispose();
         await Directory.DisposeAsync();
@@ -260,7 +269,9 @@ public sealed class NodeHost : IAsyncDisposable
     private async Task StartCoreAsync(Func<IBlockStore, NamespaceRegistry, BlockAnchorBook, IFrameHandler> handlerFactory, CancellationToken cancellationToken)
     {
         Rdma = RdmaCapability.Detect();
-        Store = StorageEngine.Open(ToStorageOptions(Options, LoggerFactory.CreateLogger("KvTier.Storage")), Publisher);
+        var engine = StorageEngine.Open(ToStorageOptions(Options, LoggerFactory.CreateLogger("KvTier.Storage")), Publisher);
+        Store = engine;
+        StartRdma(engine);
         var recovered = Store.EnumerateBlocks();
         if (!string.IsNullOrWhiteSpace(Options.Storage.NvmeDirectory))
         {
@@ -272,6 +283,7 @@ public sealed class NodeHost : IAsyncDisposable
             new FrameLimits { MaxBodyBytes = (int)Options.DataPlane.MaxFrameBody.Bytes, MaxBlocksPerRequest = Options.DataPlane.MaxBlocksPerRequest },
             LoggerFactory.CreateLogger("KvTier.DataPlane"), Options.DataPlane.MaxConnections);
         NodeMetrics.RegisterStorage(Metrics, Store.GetStats, () => dataPlane?.OpenConnections ?? 0);
+        NodeMetrics.RegisterRdma(Metrics, () => RdmaServer);
 
         web = NodeWebHost.Build(this);
         await web.StartAsync(cancellationToken);
@@ -284,7 +296,7 @@ public sealed class NodeHost : IAsyncDisposable
             NodeIdentity.NewEpoch(TimeProvider.System),
             $"{NodeIdentity.AdvertisedHost(Options, Options.DataPlane)}:{dataPlane.LocalEndPoint.Port}",
             $"{NodeIdentity.AdvertisedHost(Options, Options.ControlPlane)}:{ControlPlaneEndPoint.Port}",
-            SupportsRdma: false,
+            SupportsRdma: RdmaServer is not null,
             capacity,
             FreeBytes(stats, capacity));
         try
@@ -311,7 +323,34 @@ public sealed class NodeHost : IAsyncDisposable
         Volatile.Write(ref state, (int)NodeLifecycle.Serving);
         logger.LogInformation(
             "Node {NodeId} ({DirectoryId}, epoch {Epoch}) serving: data plane {DataPlane}, control plane {ControlPlane}, http {Http}, {Recovered} recovered blocks re-published, RDMA: {Rdma}",
-            Options.NodeId, Info.Id, Info.Epoch, DataPlaneEndPoint, ControlPlaneEndPoint, HttpEndPoint, recovered.Count, Rdma.Reason.Split('\n')[0]);
+            Options.NodeId, Info.Id, Info.Epoch, DataPlaneEndPoint, ControlPlaneEndPoint, HttpEndPoint, recovered.Count, RdmaStatus);
+    }
+
+    /// <summary>Registers the arena with the first RDMA device once, so clients can read and write it one-sidedly;
+    /// any failure leaves the node on TCP with the reason logged.</summary>
+    private void StartRdma(StorageEngine engine)
+    {
+        if (!Rdma.IsAvailable)
+        {
+            RdmaStatus = $"TCP only: {Rdma.Reason.Split('\n')[0]}";
+            return;
+        }
+
+        RdmaContext? context = null;
+        try
+        {
+            context = RdmaContext.Open();
+            RdmaServer = new RdmaArenaServer(context, engine.ArenaAddress, (ulong)engine.ArenaLength);
+            rdmaContext = context;
+            RdmaStatus = $"RDMA: {engine.ArenaLength} arena bytes registered on port {context.Port.PortNumber} " +
+                         $"(GID index {context.Port.GidIndex}, MTU {context.Port.ActiveMtu})";
+        }
+        catch (RdmaException error)
+        {
+            context?.Dispose();
+            RdmaStatus = $"TCP only: an RDMA device is present but the arena could not be served over it: {error.Message}";
+            logger.LogWarning("{RdmaStatus}", RdmaStatus);
+        }
     }
 
     private void RepublishAll()

@@ -37,4 +37,13 @@ internal static class NodeMetrics
         Gauge("kvtier_arena_fragmentation", "1 - largest free extent / free arena bytes.", s => s.AllocatorFragmentation);
         metrics.Gauge("kvtier_data_plane_connections", "Data-plane connections open now.", () => connections());
     }
+
+    /// <summary>Which transport the node serves its arena over (1 = RDMA as well as TCP, 0 = TCP only) and how many
+    /// client queue pairs are connected.</summary>
+    public static void RegisterRdma(MetricsRegistry metrics, Func<KvTier.Rdma.RdmaArenaServer?> server)
+    {
+        metrics.Gauge("kvtier_rdma_enabled", "1 when the arena is served over RDMA as well as TCP, 0 for TCP only.",
+            () => server() is null ? 0 : 1);
+        metrics.Gauge("kvtier_rdma_connections", "Client RDMA queue pairs connected now.", () => server()?.ConnectionCount ?? 0);
+    }
 }
