@@ -1,0 +1,64 @@
+using System.Buffers;
+
+namespace KvTier.Node.DataPlane;
+
+/// <summary>
+/// <see cref="ReadOnlyMemory{T}"/> views of a store's arena, so leased chunks go to the socket straight from the
+/// arena. A memory can span at most 2 GiB and an arena can be far larger, so the arena is covered by fixed windows
+/// of 1 GiB that overlap by the largest chunk: every chunk lies wholly inside the window its offset falls in. The
+/// windows are made once; a slice allocates nothing. The bytes are valid only while a lease protects them.
+/// </summary>
+internal sealed class ArenaMemory
+{
+    private const long WindowStride = 1L << 30;
+    private readonly long arenaLength;
+    private readonly Window[] windows;
+
+    public ArenaMemory(nint address, long length, int maxChunkBytes)
+    {
+        arenaLength = length;
+        var count = (int)Math.Max(1, (length + WindowStride - 1) / WindowStride);
+        windows = new Window[count];
+        for (var i = 0; i < count; i++)
+        {
+            var start = i * WindowStride;
+            windows[i] = new Window(address + (nint)start, (int)Math.Min(length - start, WindowStride + maxChunkBytes));
+        }
+    }
+
+    /// <summary>The arena bytes <c>[offset, offset + length)</c>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not inside the arena, or longer than the overlap.</exception>
+    public ReadOnlyMemory<byte> Slice(long offset, int length)
+    {
+        if (offset < 0 || length < 0 || offset + length > arenaLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"{offset}+{length}", $"Outside the {arenaLength}-byte arena.");
+        }
+
+        var window = windows[offset / WindowStride];
+        var start = (int)(offset % WindowStride);
+        if (start + length > window.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, "Longer than a chunk may be.");
+        }
+
+        return window.Memory.Slice(start, length);
+    }
+
+    private sealed unsafe class Window(nint address, int length) : MemoryManager<byte>
+    {
+        public int Length => length;
+
+        public override Span<byte> GetSpan() => new((void*)address, length);
+
+        public override MemoryHandle Pin(int elementIndex = 0) => new((byte*)address + elementIndex);
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+    }
+}
