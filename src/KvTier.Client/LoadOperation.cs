@@ -156,14 +156,17 @@ internal sealed class LoadOperation
         {
             var channel = await client.GetChannelAsync(node, timeout.Token)
                 ?? throw new IOException($"Node {node} is not live in the directory.");
-            if (blocks.Length <= blocksPerRead)
+            // One read per connection to the node (at most a body's worth each), so the node verifies and sends them
+            // on several cores at once; each answer is still layer-major within itself.
+            var connections = client.Options.ConnectionsPerNode;
+            var perRead = Math.Min(blocksPerRead, Math.Max(1, (blocks.Length + connections - 1) / connections));
+            if (blocks.Length <= perRead)
             {
                 await ReadAsync(channel, node, blocks, failedThisRound, timeout.Token);
             }
             else
             {
-                // Pipelined on the node's connections; each answer is still layer-major within itself.
-                await Task.WhenAll(blocks.Chunk(blocksPerRead).Select(batch => ReadAsync(channel, node, batch, failedThisRound, timeout.Token)));
+                await Task.WhenAll(blocks.Chunk(perRead).Select(batch => ReadAsync(channel, node, batch, failedThisRound, timeout.Token)));
             }
         }
         catch (Exception error) when (error is IOException or ProtocolViolationException

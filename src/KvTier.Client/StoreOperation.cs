@@ -18,6 +18,7 @@ namespace KvTier.Client;
 internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockKey[] chain, int firstBlock, ReadOnlyMemory<byte> source)
 {
     private readonly int layers = ns.Layout.Layers;
+    private const int MaxEncodeBuffer = 64 << 20;
     private readonly int chunkBytes = ns.Layout.BytesPerLayerChunk;
 
     public async Task<StoreResult> RunAsync(CancellationToken cancellationToken)
@@ -117,18 +118,28 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
         var shape = ChunkShape.ForLayout(ns.Layout);
         var maxLength = codec.MaxEncodedLength(chunkBytes, shape);
         var result = new Dictionary<int, (ReadOnlyMemory<byte>[], ChunkDeclaration[])>(blocks.Count);
+        // Chunks are packed into a few large pooled buffers (a store can hold thousands of chunks, more than the
+        // pool keeps of any one size).
+        var buffer = Array.Empty<byte>();
+        var used = 0;
         foreach (var b in blocks)
         {
             var chunks = new ReadOnlyMemory<byte>[layers];
             var declarations = new ChunkDeclaration[layers];
             for (var layer = 0; layer < layers; layer++)
             {
+                if (buffer.Length - used < maxLength)
+                {
+                    buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(maxLength, Math.Min((long)maxLength * layers * (blocks.Count - result.Count), MaxEncodeBuffer)));
+                    rented.Add(buffer);
+                    used = 0;
+                }
+
                 var raw = source.Span.Slice(((layer * blockCount) + (b - firstBlock)) * chunkBytes, chunkBytes);
-                var buffer = ArrayPool<byte>.Shared.Rent(maxLength);
-                rented.Add(buffer);
-                var length = codec.Encode(raw, shape, buffer);
-                chunks[layer] = buffer.AsMemory(0, length);
-                declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(0, length)));
+                var length = codec.Encode(raw, shape, buffer.AsSpan(used, maxLength));
+                chunks[layer] = buffer.AsMemory(used, length);
+                declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(used, length)));
+                used += length;
             }
 
             result[b] = (chunks, declarations);

@@ -12,7 +12,7 @@ public sealed class TransportSeamTests
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Loads_and_stores_go_through_the_channel_one_read_per_node()
+    public async Task Loads_and_stores_go_through_the_channel_at_most_one_read_per_connection_to_each_node()
     {
         var ns = TestCluster.Namespace("none");
         await using var cluster = await TestCluster.StartAsync(2, null, ns);
@@ -31,7 +31,7 @@ public sealed class TransportSeamTests
         Assert.Equal(source, destination);
         Assert.Equal(12, channels.Sum(c => c.BlocksStored));
         Assert.Equal(12, channels.Sum(c => c.BlocksRead));
-        Assert.All(channels.Where(c => c.BlocksRead > 0), c => Assert.Equal(1, c.Reads));
+        Assert.All(channels.Where(c => c.BlocksRead > 0), c => Assert.InRange(c.Reads, 1, client.Options.ConnectionsPerNode));
     }
 
     [Fact]
