@@ -93,7 +93,15 @@ public sealed class KvTierClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(kvNamespace);
         ArgumentNullException.ThrowIfNull(prefix);
         ObjectDisposedException.ThrowIf(disposed != 0, this);
-        return new LoadOperation(this, kvNamespace, prefix, destination, options ?? new LoadOptions()).RunAsync(cancellationToken);
+        return RunAsync(new LoadOperation(this, kvNamespace, prefix, destination, options ?? new LoadOptions()), cancellationToken);
+
+        static async Task<LoadResult> RunAsync(LoadOperation load, CancellationToken cancellationToken)
+        {
+            using (load)
+            {
+                return await load.RunAsync(cancellationToken);
+            }
+        }
     }
 
     /// <summary>The same load into native memory (for example pinned host memory an engine copies to the GPU). The

@@ -12,11 +12,14 @@ namespace KvTier.Client;
 /// payload) and decoded into the destination as it arrives; a block that fails on one copy is retried on the next;
 /// the first block that fails everywhere ends the prefix.
 /// </summary>
-internal sealed class LoadOperation
+internal sealed class LoadOperation : IDisposable
 {
     private const byte Pending = 0;
     private const byte Loaded = 1;
     private const byte Failed = 2;
+
+    // Chunks at least this large are received in place (see Place).
+    private const int PlaceFromBytes = 256 << 10;
 
     private readonly KvTierClient client;
     private readonly KvNamespace ns;
@@ -34,6 +37,8 @@ internal sealed class LoadOperation
     private readonly int[] layerPending;
     private readonly Lock stateLock = new();
     private readonly List<(NodeId Node, int Block)> stale = [];
+    private readonly CancellationTokenSource abandoned = new();
+    private readonly CancellationToken abandonedToken;
     private string? firstFailure;
     private int activeDecodes;
     private int detached;
@@ -76,6 +81,7 @@ internal sealed class LoadOperation
         }
 
         blocksPerRead = BlocksPerRead(client.Options, layerCount, codec.MaxEncodedLength(chunkBytes, ChunkShape.ForLayout(ns.Layout)));
+        abandonedToken = abandoned.Token;
         layerLoaded = options.LayerLoaded;
         states = new byte[blockCount * layerCount];
         layerPending = new int[layerCount];
@@ -338,15 +344,75 @@ internal sealed class LoadOperation
         }
     }
 
-    /// <summary>After this returns, no receive thread writes into the caller's destination any more.</summary>
+    /// <summary>After this returns, no receive thread writes into the caller's destination any more: decodes in progress
+    /// finish, and chunks being received in place are cut off (their connection fails).</summary>
     private void Detach()
     {
         Interlocked.Exchange(ref detached, 1);
+        abandoned.Cancel();
         var spinner = default(SpinWait);
         while (Volatile.Read(ref activeDecodes) != 0)
         {
             spinner.SpinOnce();
         }
+    }
+
+    /// <summary>Frees the abandon signal (a receive path that still holds its token sees it cancelled).</summary>
+    public void Dispose() => abandoned.Dispose();
+
+    /// <summary>A <c>none</c> chunk's payload is the raw chunk itself: a large one is received straight into its slot,
+    /// then verified there (see <see cref="Placed"/>). Small chunks go through staging instead: several arrive per
+    /// socket read and their copy comes from cache, while a placed chunk costs a read of its own. Holds off
+    /// <see cref="Detach"/> until the placement ends.</summary>
+    private Memory<byte> Place(int block, int layer, int length, out int headLength)
+    {
+        headLength = ChunkHeader.Size;
+        if (codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
+        {
+            return Memory<byte>.Empty;
+        }
+
+        Interlocked.Increment(ref activeDecodes);
+        if (Volatile.Read(ref detached) != 0)
+        {
+            Interlocked.Decrement(ref activeDecodes);
+            return Memory<byte>.Empty;
+        }
+
+        return destination.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes);
+    }
+
+    /// <summary>Ends a placement: verifies the chunk end to end (header fields and the payload in its slot against the
+    /// header's checksum); false when it is corrupt or incomplete. Until then the slot is not marked loaded.</summary>
+    private bool Placed(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+    {
+        var ok = false;
+        try
+        {
+            if (complete && Volatile.Read(ref detached) == 0)
+            {
+                var header = ChunkHeader.Read(head, chunkBytes);
+                if (header.Codec == CodecId.None && header.RawLength == chunkBytes && header.PayloadLength == chunkBytes)
+                {
+                    header.VerifyChecksum(head, destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes));
+                    ok = true;
+                }
+            }
+        }
+        catch (ChunkFormatException)
+        {
+        }
+        finally
+        {
+            Interlocked.Decrement(ref activeDecodes);
+        }
+
+        if (ok)
+        {
+            SetState(block, layer, Loaded);
+        }
+
+        return ok;
     }
 
     /// <summary>Takes one read's answers: maps its block indexes to the load's, verifies and decodes each chunk, and
@@ -366,6 +432,20 @@ internal sealed class LoadOperation
 
             chunksLeft[block] = 0;
             Fail(block, $"node {node} answered {status}", stale: status is FrameStatus.NotFound or FrameStatus.Corrupt);
+        }
+
+        public CancellationToken Abandoned => load.abandonedToken;
+
+        public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength) =>
+            load.Place(blocks[block], layer, length, out headLength);
+
+        public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+        {
+            chunksLeft[block]--;
+            if (!load.Placed(blocks[block], layer, head, complete))
+            {
+                Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt or incomplete", stale: complete);
+            }
         }
 
         public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)

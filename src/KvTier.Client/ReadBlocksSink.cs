@@ -83,6 +83,7 @@ internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver recei
         var blocks = request.Keys.Length;
         var layers = request.LayerCount;
         var order = ArrayPool<int>.Shared.Rent(Math.Max(1, blocks * layers));
+        CancellationTokenSource? placing = null;
         try
         {
             var count = 0;
@@ -99,6 +100,17 @@ internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver recei
 
             for (var next = 0; next < count;)
             {
+                var first = order[next];
+                var placed = receiver.PlaceChunk(first / layers, first % layers, chunks[first].Length, out var headLength);
+                if (!placed.IsEmpty)
+                {
+                    placing ??= CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, receiver.Abandoned);
+                    await ReceivePlacedAsync(stream, first / layers, first % layers, chunks[first].Length, headLength, placed, staging,
+                        cancellationToken, placing.Token);
+                    next++;
+                    continue;
+                }
+
                 var end = next;
                 var filled = 0;
                 do
@@ -119,7 +131,37 @@ internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver recei
         }
         finally
         {
+            placing?.Dispose();
             ArrayPool<int>.Shared.Return(order);
+        }
+    }
+
+    /// <summary>Receives a chunk's head into staging and the rest straight into the receiver's memory. If the receiver
+    /// abandons the read meanwhile, the socket read is cancelled and the connection fails (its stream position is lost),
+    /// so nothing is written into that memory once the receiver has moved on.</summary>
+    private async ValueTask ReceivePlacedAsync(Stream stream, int block, int layer, int length, int headLength, Memory<byte> placed,
+        byte[] staging, CancellationToken cancellationToken, CancellationToken placing)
+    {
+        if (headLength < 0 || headLength > Math.Min(length, staging.Length) || placed.Length != length - headLength)
+        {
+            receiver.ChunkPlaced(block, layer, default, complete: false);
+            throw new InvalidOperationException($"A placement of {placed.Length} bytes after a {headLength}-byte head does not fit a {length}-byte chunk.");
+        }
+
+        var complete = false;
+        try
+        {
+            await stream.ReadExactlyAsync(staging.AsMemory(0, headLength), cancellationToken);
+            await stream.ReadExactlyAsync(placed, placing);
+            complete = true;
+        }
+        catch (OperationCanceledException) when (receiver.Abandoned.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException("The reader abandoned a ReadBlocks answer in the middle of a chunk; the connection cannot continue.");
+        }
+        finally
+        {
+            receiver.ChunkPlaced(block, layer, complete ? staging.AsSpan(0, headLength) : default, complete);
         }
     }
 

@@ -33,14 +33,32 @@ public interface INodeChannel : IAsyncDisposable
 
 /// <summary>Takes a read's answers as they arrive; called on the channel's receive path, so it must be quick and
 /// must not block.</summary>
+/// <remarks>
+/// A channel may offer to land a chunk's bytes in place, saving a copy: it asks <see cref="PlaceChunk"/> first and,
+/// when given memory, receives the chunk's first <c>headLength</c> bytes itself and the rest straight into that memory,
+/// then always calls <see cref="ChunkPlaced"/> (complete or not), and stops writing into the memory as soon as
+/// <see cref="Abandoned"/> is cancelled, even if that costs the connection. A channel may also never place chunks and
+/// hand every chunk to <see cref="ChunkReceived"/>.
+/// </remarks>
 public interface IBlockReadReceiver
 {
+    /// <summary>Cancelled when the reader stops taking bytes (its load ended or gave up).</summary>
+    CancellationToken Abandoned { get; }
+
     /// <summary>The node's answer for block <paramref name="block"/> (an index into the request's keys), once per
     /// block and before any of its chunks. Only an <see cref="FrameStatus.Ok"/> block's chunks follow.</summary>
     void BlockAnswered(int block, FrameStatus status);
 
     /// <summary>One chunk as the node sent it: not verified yet, and valid only during the call.</summary>
     void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk);
+
+    /// <summary>Where the bytes of a <paramref name="length"/>-byte chunk after its first <paramref name="headLength"/>
+    /// may be received in place, or empty memory to take the chunk through <see cref="ChunkReceived"/>.</summary>
+    Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength);
+
+    /// <summary>Ends a placement: <paramref name="complete"/> when every byte arrived (<paramref name="head"/> holds the
+    /// chunk's first bytes, valid only during the call; the rest is in the placed memory, not verified yet).</summary>
+    void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete);
 }
 
 /// <summary>A read of layers <see cref="FirstLayer"/>..+<see cref="LayerCount"/> of a batch of blocks.</summary>

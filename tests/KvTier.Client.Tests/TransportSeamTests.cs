@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using KvTier.BlockDirectory;
 using KvTier.Core;
+using KvTier.Core.Hashing;
+using KvTier.Core.Layout;
 using KvTier.Transport;
 
 namespace KvTier.Client.Tests;
@@ -56,23 +58,29 @@ public sealed class TransportSeamTests
         Assert.Equal(3, channels.Single().Reads);
     }
 
-    [Fact]
-    public async Task A_chunk_corrupted_in_transport_fails_its_block_and_ends_the_prefix_there()
+    [Theory]
+    [InlineData("none", 128)] // 512 KiB chunks: received in place, verified in the caller's buffer
+    [InlineData("none", 16)] // 2 KiB chunks: received into staging, verified while copied out
+    [InlineData("lz4", 16)] // received into staging, verified while decoding
+    public async Task A_chunk_corrupted_in_transport_fails_its_block_and_ends_the_prefix_there(string codec, int tokensPerBlock)
     {
-        var ns = TestCluster.Namespace("none");
+        var ns = new KvNamespace("seam", "main", new KvLayout(2, 8, 128, KvDataType.BFloat16, tokensPerBlock), "tests",
+            BlockHashAlgorithm.Xxh3, codec, 1000);
         await using var cluster = await TestCluster.StartAsync(1, null, ns);
         await using var tcp = cluster.Client();
         var chain = TestCluster.Chain(6, seed: 33);
         var source = TestCluster.RandomBlocks(ns, 6, seed: 34);
         await tcp.StoreAsync(ns, chain, 0, source, Token);
         // A transport that flips one payload bit of block 4, layer 1: the node's checks cannot see it.
-        await using var client = cluster.Client(info => new RecordingChannel(OpenTcp(tcp, info), flipKey: chain[4], flipLayer: 1));
+        var channels = new ConcurrentBag<RecordingChannel>();
+        await using var client = cluster.Client(info => Record(channels, new RecordingChannel(OpenTcp(tcp, info), flipKey: chain[4], flipLayer: 1)));
 
         var destination = new byte[source.Length];
         var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination, null, Token);
 
         Assert.Equal(4, loaded.LoadedBlocks);
         Assert.Contains("block 4", loaded.FirstFailure, StringComparison.Ordinal);
+        Assert.Equal(codec == "none" && tokensPerBlock == 128, channels.Sum(c => c.ChunksPlaced) > 0);
         var chunk = ns.Layout.BytesPerLayerChunk;
         for (var layer = 0; layer < ns.Layout.Layers; layer++)
         {
@@ -95,8 +103,11 @@ public sealed class TransportSeamTests
         private int reads;
         private int blocksRead;
         private int blocksStored;
+        private int chunksPlaced;
 
         public int Reads => reads;
+
+        public int ChunksPlaced => chunksPlaced;
 
         public int BlocksRead => blocksRead;
 
@@ -108,7 +119,7 @@ public sealed class TransportSeamTests
         {
             Interlocked.Increment(ref reads);
             Interlocked.Add(ref blocksRead, request.Keys.Length);
-            return inner.ReadBlocksAsync(request, new Flipping(receiver, request, flipKey, flipLayer), cancellationToken);
+            return inner.ReadBlocksAsync(request, new Flipping(this, receiver, request, flipKey, flipLayer), cancellationToken);
         }
 
         public async ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
@@ -120,13 +131,18 @@ public sealed class TransportSeamTests
         // The inner channel belongs to the plain TCP client, which disposes it.
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-        private sealed class Flipping(IBlockReadReceiver inner, BlockRead request, BlockKey? flipKey, int flipLayer) : IBlockReadReceiver
+        private sealed class Flipping(RecordingChannel channel, IBlockReadReceiver inner, BlockRead request, BlockKey? flipKey, int flipLayer)
+            : IBlockReadReceiver
         {
+            private Memory<byte> placed;
+
+            public CancellationToken Abandoned => inner.Abandoned;
+
             public void BlockAnswered(int block, FrameStatus status) => inner.BlockAnswered(block, status);
 
             public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
             {
-                if (request.FirstLayer + layer != flipLayer || request.Keys.Span[block] != flipKey)
+                if (!IsTarget(block, layer))
                 {
                     inner.ChunkReceived(block, layer, chunk);
                     return;
@@ -136,6 +152,34 @@ public sealed class TransportSeamTests
                 copy[^1] ^= 0x01;
                 inner.ChunkReceived(block, layer, copy);
             }
+
+            public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength)
+            {
+                var memory = inner.PlaceChunk(block, layer, length, out headLength);
+                if (!memory.IsEmpty)
+                {
+                    Interlocked.Increment(ref channel.chunksPlaced);
+                }
+
+                if (IsTarget(block, layer))
+                {
+                    placed = memory;
+                }
+
+                return memory;
+            }
+
+            public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+            {
+                if (complete && IsTarget(block, layer))
+                {
+                    placed.Span[^1] ^= 0x01;
+                }
+
+                inner.ChunkPlaced(block, layer, head, complete);
+            }
+
+            private bool IsTarget(int block, int layer) => request.FirstLayer + layer == flipLayer && request.Keys.Span[block] == flipKey;
         }
     }
 }
