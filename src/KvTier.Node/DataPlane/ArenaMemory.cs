@@ -10,19 +10,27 @@ namespace KvTier.Node.DataPlane;
 /// </summary>
 internal sealed class ArenaMemory
 {
-    private const long WindowStride = 1L << 30;
     private readonly long arenaLength;
+    private readonly long windowStride;
     private readonly Window[] windows;
 
-    public ArenaMemory(nint address, long length, int maxChunkBytes)
+    /// <summary>Covers <paramref name="length"/> bytes at <paramref name="address"/>; <paramref name="windowStride"/>
+    /// (1 GiB) is a parameter only so tests can cross window boundaries in a small buffer.</summary>
+    public ArenaMemory(nint address, long length, int maxChunkBytes, long windowStride = 1L << 30)
     {
+        if (windowStride <= 0 || windowStride + maxChunkBytes > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(windowStride), windowStride, "A window plus the largest chunk must fit 2 GiB.");
+        }
+
         arenaLength = length;
-        var count = (int)Math.Max(1, (length + WindowStride - 1) / WindowStride);
+        this.windowStride = windowStride;
+        var count = (int)Math.Max(1, (length + windowStride - 1) / windowStride);
         windows = new Window[count];
         for (var i = 0; i < count; i++)
         {
-            var start = i * WindowStride;
-            windows[i] = new Window(address + (nint)start, (int)Math.Min(length - start, WindowStride + maxChunkBytes));
+            var start = i * windowStride;
+            windows[i] = new Window(address + (nint)start, (int)Math.Min(length - start, windowStride + maxChunkBytes));
         }
     }
 
@@ -35,8 +43,8 @@ internal sealed class ArenaMemory
             throw new ArgumentOutOfRangeException(nameof(offset), $"{offset}+{length}", $"Outside the {arenaLength}-byte arena.");
         }
 
-        var window = windows[offset / WindowStride];
-        var start = (int)(offset % WindowStride);
+        var window = windows[offset / windowStride];
+        var start = (int)(offset % windowStride);
         if (start + length > window.Length)
         {
             throw new ArgumentOutOfRangeException(nameof(length), length, "Longer than a chunk may be.");
