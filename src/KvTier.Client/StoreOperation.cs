@@ -19,6 +19,7 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
 {
     private readonly int layers = ns.Layout.Layers;
     private const int MaxEncodeBuffer = 64 << 20;
+    private const int SendInPlaceFromBytes = 256 << 10;
     private readonly int chunkBytes = ns.Layout.BytesPerLayerChunk;
 
     public async Task<StoreResult> RunAsync(CancellationToken cancellationToken)
@@ -116,27 +117,46 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
     {
         var codec = ChunkCodecs.ForNamespace(ns);
         var shape = ChunkShape.ForLayout(ns.Layout);
-        var maxLength = codec.MaxEncodedLength(chunkBytes, shape);
+        // "none" stores the raw chunk as its payload: for large chunks only the header is written and the caller's bytes
+        // are sent as they are. Small chunks are copied behind their header: a separate tiny send per header costs more
+        // than the copy saves.
+        var stored = codec.Id == CodecId.None && chunkBytes >= SendInPlaceFromBytes;
+        var perChunk = stored ? ChunkHeader.Size : codec.MaxEncodedLength(chunkBytes, shape);
+        var hasher = new XxHash3();
         var result = new Dictionary<int, (ReadOnlyMemory<byte>[], ChunkDeclaration[])>(blocks.Count);
-        // Chunks are packed into a few large pooled buffers (a store can hold thousands of chunks, more than the
-        // pool keeps of any one size).
+        // Headers and encoded chunks are packed into a few large pooled buffers (a store can hold thousands of chunks,
+        // more than the pool keeps of any one size).
         var buffer = Array.Empty<byte>();
         var used = 0;
         foreach (var b in blocks)
         {
-            var chunks = new ReadOnlyMemory<byte>[layers];
+            var chunks = new ReadOnlyMemory<byte>[stored ? 2 * layers : layers];
             var declarations = new ChunkDeclaration[layers];
             for (var layer = 0; layer < layers; layer++)
             {
-                if (buffer.Length - used < maxLength)
+                if (buffer.Length - used < perChunk)
                 {
-                    buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(maxLength, Math.Min((long)maxLength * layers * (blocks.Count - result.Count), MaxEncodeBuffer)));
+                    buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(perChunk, Math.Min((long)perChunk * layers * (blocks.Count - result.Count), MaxEncodeBuffer)));
                     rented.Add(buffer);
                     used = 0;
                 }
 
-                var raw = source.Span.Slice(((layer * blockCount) + (b - firstBlock)) * chunkBytes, chunkBytes);
-                var length = codec.Encode(raw, shape, buffer.AsSpan(used, maxLength));
+                var rawOffset = ((layer * blockCount) + (b - firstBlock)) * chunkBytes;
+                var raw = source.Slice(rawOffset, chunkBytes);
+                if (stored)
+                {
+                    var header = buffer.AsMemory(used, ChunkHeader.Size);
+                    ChunkCodecs.WriteNoneHeader(raw.Span, shape, header.Span);
+                    hasher.Reset();
+                    hasher.Append(header.Span);
+                    hasher.Append(raw.Span);
+                    (chunks[2 * layer], chunks[(2 * layer) + 1]) = (header, raw);
+                    declarations[layer] = new ChunkDeclaration(ChunkHeader.Size + chunkBytes, hasher.GetCurrentHashAsUInt64());
+                    used += ChunkHeader.Size;
+                    continue;
+                }
+
+                var length = codec.Encode(raw.Span, shape, buffer.AsSpan(used, perChunk));
                 chunks[layer] = buffer.AsMemory(used, length);
                 declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(used, length)));
                 used += length;
@@ -181,16 +201,16 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
         var channel = await client.GetChannelAsync(node.Id, timeout.Token) ?? throw new IOException($"Node {node.Id} is not live.");
         var toReserve = new BlockToReserve[batch.Count];
         var declarations = new ChunkDeclaration[batch.Count * layers];
-        var payloads = new ReadOnlyMemory<byte>[batch.Count * layers];
+        var payloads = new List<ReadOnlyMemory<byte>>(batch.Count * layers * 2);
         for (var i = 0; i < batch.Count; i++)
         {
             toReserve[i] = new BlockToReserve(chain[batch[i]], directoryKeys[batch[i]].Anchor, i * layers, layers);
             encoded[batch[i]].Declarations.CopyTo(declarations, i * layers);
-            encoded[batch[i]].Chunks.CopyTo(payloads, i * layers);
+            payloads.AddRange(encoded[batch[i]].Chunks);
         }
 
         var answers = new FrameStatus[batch.Count];
-        await channel.StoreBlocksAsync(new BlockWrite(ns.Id, client.Options.ReservationTimeout, toReserve, declarations, payloads), answers,
+        await channel.StoreBlocksAsync(new BlockWrite(ns.Id, client.Options.ReservationTimeout, toReserve, declarations, payloads.ToArray()), answers,
             timeout.Token);
         var outcomes = new List<(int, FrameStatus)>(batch.Count);
         for (var i = 0; i < batch.Count; i++)

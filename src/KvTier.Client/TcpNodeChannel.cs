@@ -31,10 +31,12 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
     public async ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
     {
         var blocks = request.Blocks.Span;
-        if (outcomes.Length < blocks.Length || request.Payloads.Length != request.Chunks.Length)
+        if (outcomes.Length < blocks.Length)
         {
-            throw new ArgumentException($"{blocks.Length} blocks need as many outcomes ({outcomes.Length}) and one payload per chunk declaration.");
+            throw new ArgumentException($"{blocks.Length} blocks need as many outcomes, got room for {outcomes.Length}.", nameof(outcomes));
         }
+
+        var firstSegment = SegmentsOfChunks(request);
 
         var connection = await pool.GetAsync(cancellationToken);
         BlockExtents[] reserved;
@@ -68,7 +70,7 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
         }
 
         var items = new ExtentIo[chunkCount];
-        var payloads = new ReadOnlyMemory<byte>[chunkCount];
+        var payloads = new List<ReadOnlyMemory<byte>>(chunkCount * 2);
         var handles = new ulong[writing];
         var (n, h) = (0, 0);
         for (var i = 0; i < reserved.Length; i++)
@@ -83,13 +85,16 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
             for (var c = 0; c < block.ChunkCount; c++)
             {
                 var extent = extents[reserved[i].FirstExtent + c];
-                items[n] = new ExtentIo(reserved[i].Handle, extent.Offset, extent.Length);
-                payloads[n++] = request.Payloads.Span[block.FirstChunk + c];
+                items[n++] = new ExtentIo(reserved[i].Handle, extent.Offset, extent.Length);
+                for (var segment = firstSegment[block.FirstChunk + c]; segment < firstSegment[block.FirstChunk + c + 1]; segment++)
+                {
+                    payloads.Add(request.Payloads.Span[segment]);
+                }
             }
         }
 
         // The node serves a connection's requests in order, so the commit can follow the write without waiting.
-        var write = DataPlaneCalls.WriteAsync(connection, items, payloads, cancellationToken).AsTask();
+        var write = DataPlaneCalls.WriteAsync(connection, items, [.. payloads], cancellationToken).AsTask();
         var commit = DataPlaneCalls.CommitAsync(connection, handles, cancellationToken).AsTask();
         await Task.WhenAll(write, commit);
         var committed = await commit;
@@ -104,4 +109,32 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
     }
 
     public ValueTask DisposeAsync() => pool.DisposeAsync();
+
+    /// <summary>Index of each chunk's first payload segment (one more entry: the end).</summary>
+    /// <exception cref="ArgumentException">The segments do not add up to the declared chunks.</exception>
+    private static int[] SegmentsOfChunks(BlockWrite request)
+    {
+        var chunks = request.Chunks.Span;
+        var segments = request.Payloads.Span;
+        var first = new int[chunks.Length + 1];
+        var next = 0;
+        for (var c = 0; c < chunks.Length; c++)
+        {
+            first[c] = next;
+            long left = chunks[c].Length;
+            while (left > 0 && next < segments.Length)
+            {
+                left -= segments[next++].Length;
+            }
+
+            if (left != 0)
+            {
+                throw new ArgumentException($"The payload segments do not add up to chunk {c}'s declared {chunks[c].Length} bytes.", nameof(request));
+            }
+        }
+
+        first[chunks.Length] = next;
+        return next == segments.Length ? first
+            : throw new ArgumentException($"{segments.Length - next} payload segments are left over after the declared chunks.", nameof(request));
+    }
 }

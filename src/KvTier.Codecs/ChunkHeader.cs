@@ -125,7 +125,10 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
     }
 
     /// <summary>Writes this header, with the checksum computed over it and the payload already in place after it.</summary>
-    internal ChunkHeader WriteWithChecksum(Span<byte> encoded)
+    internal ChunkHeader WriteWithChecksum(Span<byte> encoded) => WriteWithChecksum(encoded, encoded.Slice(Size, PayloadLength));
+
+    /// <summary>Writes this header into <paramref name="encoded"/>, with the checksum computed over it and a payload held apart.</summary>
+    internal ChunkHeader WriteWithChecksum(Span<byte> encoded, ReadOnlySpan<byte> payload)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(encoded, Magic);
         encoded[4] = (byte)Codec;
@@ -135,7 +138,7 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
         BinaryPrimitives.WriteInt32LittleEndian(encoded[12..], PayloadLength);
         BinaryPrimitives.WriteInt32LittleEndian(encoded[16..], Tokens);
         BinaryPrimitives.WriteInt32LittleEndian(encoded[20..], ChannelsPerToken);
-        var checksum = ComputeChecksum(encoded[..ChecksummedHeaderBytes], encoded.Slice(Size, PayloadLength));
+        var checksum = ComputeChecksum(encoded[..ChecksummedHeaderBytes], payload[..PayloadLength]);
         BinaryPrimitives.WriteUInt64LittleEndian(encoded[24..], checksum);
         return this with { Checksum = checksum };
     }

@@ -73,6 +73,8 @@ public readonly record struct BlockRead(NamespaceId Namespace, int FirstLayer, i
 /// <param name="ReservationTimeout">How long the node keeps the reservations before reclaiming them.</param>
 /// <param name="Blocks">Each block's key, directory anchor and range of <paramref name="Chunks"/>.</param>
 /// <param name="Chunks">Every chunk's length and XXH3-64, block after block.</param>
-/// <param name="Payloads">Every chunk's encoded bytes, in the order of <paramref name="Chunks"/>.</param>
+/// <param name="Payloads">The chunks' encoded bytes as segments, back to back in the order of <paramref name="Chunks"/>:
+/// a chunk may span several consecutive segments (a header, then the caller's own bytes, so nothing is copied), a
+/// segment never spans two chunks.</param>
 public readonly record struct BlockWrite(NamespaceId Namespace, TimeSpan ReservationTimeout, ReadOnlyMemory<BlockToReserve> Blocks,
     ReadOnlyMemory<ChunkDeclaration> Chunks, ReadOnlyMemory<ReadOnlyMemory<byte>> Payloads);

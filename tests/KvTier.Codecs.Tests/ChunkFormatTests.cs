@@ -41,6 +41,20 @@ public sealed class ChunkFormatTests
         Assert.Throws<ChunkFormatException>(() => ChunkHeader.Read(encoded, payload.Length));
     }
 
+    [Fact]
+    public void A_none_header_written_alone_followed_by_the_raw_chunk_is_exactly_the_encoded_chunk()
+    {
+        var chunk = CodecTestData.RealChunks(KvDataType.BFloat16)[5];
+        var shape = CodecTestData.RealShape(KvDataType.BFloat16);
+        var header = new byte[ChunkHeader.Size];
+
+        ChunkCodecs.WriteNoneHeader(chunk.Bytes, shape, header);
+
+        byte[] apart = [.. header, .. chunk.Bytes];
+        Assert.Equal(CodecTestData.Encode(ChunkCodecs.None, chunk.Bytes, shape), apart);
+        Assert.Throws<ArgumentException>(() => ChunkCodecs.WriteNoneHeader(chunk.Bytes, shape, new byte[ChunkHeader.Size - 1]));
+    }
+
     [Theory]
     [InlineData("split-lz4")]
     [InlineData("split-huffman")]
