@@ -1,65 +1,25 @@
 using System.Buffers;
-using KvTier.Core;
 using KvTier.Transport;
 using KvTier.Transport.Messages;
 using KvTier.Transport.Tcp;
 
 namespace KvTier.Client;
 
-/// <summary>The request/response pairs of the data plane on one connection; bodies are built in pooled buffers.</summary>
+/// <summary>The store-side request/response pairs of the TCP data plane on one connection.</summary>
 internal static class DataPlaneCalls
 {
-    public static async ValueTask<(BlockExtents[] Blocks, ChunkExtent[] Extents)> LeaseAsync(FrameConnection connection, FrameLimits limits,
-        NamespaceId ns, int firstLayer, int layerCount, TimeSpan lease, BlockKey[] keys, CancellationToken cancellationToken)
-    {
-        var body = ArrayPool<byte>.Shared.Rent(LeaseBlocksRequest.MeasureBody(keys.Length));
-        try
-        {
-            var length = LeaseBlocksRequest.Write(body, ns, firstLayer, layerCount, (int)lease.TotalMilliseconds, keys);
-            using var sink = new BufferedResponseSink();
-            var header = await connection.SendAsync(Opcode.LeaseBlocks, body.AsMemory(0, length), sink, cancellationToken);
-            ThrowIfRefused(header, connection);
-            var blocks = new BlockExtents[keys.Length];
-            var extents = new ChunkExtent[keys.Length * layerCount];
-            BlockExtentsResponse.Read(sink.Body.Span, limits, keys.Length, blocks, extents, out _);
-            return (blocks, extents);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(body);
-        }
-    }
-
-    public static async ValueTask ReadAsync(FrameConnection connection, ExtentIo[] items, int count, IResponseSink sink,
-        CancellationToken cancellationToken)
-    {
-        var body = ArrayPool<byte>.Shared.Rent(ExtentIoRequest.MeasureHead(count));
-        try
-        {
-            var writer = new BodyWriter(body);
-            ExtentIoRequest.WriteHead(ref writer, items.AsSpan(0, count));
-            var header = await connection.SendAsync(Opcode.ReadExtents, body.AsMemory(0, writer.Written), sink, cancellationToken);
-            ThrowIfRefused(header, connection);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(body);
-        }
-    }
-
-    public static ValueTask<FrameStatus[]> ReleaseAsync(FrameConnection connection, ulong[] handles, CancellationToken cancellationToken) =>
-        HandlesAsync(connection, Opcode.ReleaseLeases, handles, cancellationToken);
-
     public static ValueTask<FrameStatus[]> CommitAsync(FrameConnection connection, ulong[] handles, CancellationToken cancellationToken) =>
         HandlesAsync(connection, Opcode.CommitBlocks, handles, cancellationToken);
 
     public static async ValueTask<(BlockExtents[] Blocks, ChunkExtent[] Extents)> ReserveAsync(FrameConnection connection, FrameLimits limits,
-        NamespaceId ns, TimeSpan timeout, BlockToReserve[] blocks, ChunkDeclaration[] chunks, CancellationToken cancellationToken)
+        BlockWrite request, CancellationToken cancellationToken)
     {
+        var blocks = request.Blocks;
+        var chunks = request.Chunks;
         var body = ArrayPool<byte>.Shared.Rent(ReserveBlocksRequest.MeasureBody(blocks.Length, chunks.Length));
         try
         {
-            var length = ReserveBlocksRequest.Write(body, ns, (int)timeout.TotalMilliseconds, blocks, chunks);
+            var length = ReserveBlocksRequest.Write(body, request.Namespace, (int)request.ReservationTimeout.TotalMilliseconds, blocks.Span, chunks.Span);
             using var sink = new BufferedResponseSink();
             var header = await connection.SendAsync(Opcode.ReserveBlocks, body.AsMemory(0, length), sink, cancellationToken);
             ThrowIfRefused(header, connection);
@@ -85,25 +45,6 @@ internal static class DataPlaneCalls
         var header = await connection.SendAsync(Opcode.WriteExtents, Segments.Of(head, payloads), sink, cancellationToken);
         ThrowIfRefused(header, connection);
         return ReadStatuses(sink, items.Length);
-    }
-
-    public static async ValueTask<bool[]> ContainsAsync(FrameConnection connection, NamespaceId ns, BlockKey[] keys, CancellationToken cancellationToken)
-    {
-        var body = new byte[ContainsBlocksRequest.MeasureBody(keys.Length)];
-        ContainsBlocksRequest.Write(body, ns, keys);
-        using var sink = new BufferedResponseSink();
-        var header = await connection.SendAsync(Opcode.ContainsBlocks, body, sink, cancellationToken);
-        ThrowIfRefused(header, connection);
-        var reader = new BodyReader(sink.Body.Span);
-        var count = reader.ReadCount("present count", keys.Length);
-        var present = new bool[count];
-        for (var i = 0; i < count; i++)
-        {
-            present[i] = reader.ReadByte("present flag") != 0;
-        }
-
-        reader.EnsureFullyRead("ContainsBlocks response");
-        return present;
     }
 
     public static void ThrowIfRefused(FrameHeader header, FrameConnection connection)

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using KvTier.BlockDirectory;
 using KvTier.Core;
 using KvTier.Core.Hashing;
+using KvTier.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -19,7 +20,8 @@ namespace KvTier.Client;
 /// </remarks>
 public sealed class KvTierClient : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<NodeId, (string Address, NodeConnectionPool Pool)> pools = new();
+    private readonly ConcurrentDictionary<NodeId, (string Address, INodeChannel Channel)> channels = new();
+    private readonly Func<NodeInfo, INodeChannel> openChannel;
     private readonly SemaphoreSlim membershipLock = new(1, 1);
     private IReadOnlyList<NodeInfo> liveNodes = [];
     private long membershipFetchedAt;
@@ -29,11 +31,19 @@ public sealed class KvTierClient : IAsyncDisposable
     /// <summary>Creates a client over a directory (in-process or Redis); nothing is connected until first use.</summary>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public KvTierClient(IBlockDirectory directory, KvTierClientOptions? options = null, ILogger? logger = null)
+        : this(directory, options, logger, null)
+    {
+    }
+
+    /// <summary>The seam where another transport plugs in: <paramref name="openChannel"/> opens the data-plane channel
+    /// of a live node (default: TCP).</summary>
+    internal KvTierClient(IBlockDirectory directory, KvTierClientOptions? options, ILogger? logger, Func<NodeInfo, INodeChannel>? openChannel)
     {
         Directory = directory ?? throw new ArgumentNullException(nameof(directory));
         Options = options ?? new KvTierClientOptions();
         Options.Validate();
         Logger = logger ?? NullLogger.Instance;
+        this.openChannel = openChannel ?? OpenTcpChannel;
     }
 
     /// <summary>The directory the client looks blocks up in and publishes stored blocks to.</summary>
@@ -72,8 +82,8 @@ public sealed class KvTierClient : IAsyncDisposable
 
     /// <summary>
     /// Loads the cached prefix found by a lookup into <paramref name="destination"/> (layer-major, see the remarks on
-    /// <see cref="KvTierClient"/>). Every chunk is verified (the node's checksum and the codec's) before its bytes are
-    /// decoded into place. A block that is missing, corrupt or unreachable on every copy ends the usable prefix;
+    /// <see cref="KvTierClient"/>). Every chunk is verified end to end (the checksum its writer put in the chunk's codec
+    /// header, over the header and the payload) before its bytes are decoded into place. A block that is missing, corrupt or unreachable on every copy ends the usable prefix;
     /// <see cref="LoadResult.LoadedBlocks"/> says how many leading blocks are valid. Stale directory entries found on
     /// the way are removed.
     /// </summary>
@@ -83,7 +93,15 @@ public sealed class KvTierClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(kvNamespace);
         ArgumentNullException.ThrowIfNull(prefix);
         ObjectDisposedException.ThrowIf(disposed != 0, this);
-        return new LoadOperation(this, kvNamespace, prefix, destination, options ?? new LoadOptions()).RunAsync(cancellationToken);
+        return RunAsync(new LoadOperation(this, kvNamespace, prefix, destination, options ?? new LoadOptions()), cancellationToken);
+
+        static async Task<LoadResult> RunAsync(LoadOperation load, CancellationToken cancellationToken)
+        {
+            using (load)
+            {
+                return await load.RunAsync(cancellationToken);
+            }
+        }
     }
 
     /// <summary>The same load into native memory (for example pinned host memory an engine copies to the GPU). The
@@ -137,12 +155,12 @@ public sealed class KvTierClient : IAsyncDisposable
             return;
         }
 
-        foreach (var entry in pools.Values)
+        foreach (var entry in channels.Values)
         {
-            await entry.Pool.DisposeAsync();
+            await entry.Channel.DisposeAsync();
         }
 
-        pools.Clear();
+        channels.Clear();
         membershipLock.Dispose();
     }
 
@@ -172,8 +190,8 @@ public sealed class KvTierClient : IAsyncDisposable
         }
     }
 
-    /// <summary>The connection pool of a live node; null when the node is not live.</summary>
-    internal async ValueTask<NodeConnectionPool?> GetPoolAsync(NodeId node, CancellationToken cancellationToken)
+    /// <summary>The data-plane channel of a live node; null when the node is not live.</summary>
+    internal async ValueTask<INodeChannel?> GetChannelAsync(NodeId node, CancellationToken cancellationToken)
     {
         var info = (await GetLiveNodesAsync(cancellationToken)).FirstOrDefault(n => n.Id == node);
         if (info is null)
@@ -183,32 +201,35 @@ public sealed class KvTierClient : IAsyncDisposable
 
         while (true)
         {
-            if (pools.TryGetValue(node, out var entry))
+            if (channels.TryGetValue(node, out var entry))
             {
                 if (entry.Address == info.DataPlaneAddress)
                 {
-                    return entry.Pool;
+                    return entry.Channel;
                 }
 
-                // The node moved (restarted elsewhere): drop the old pool.
-                if (pools.TryRemove(new KeyValuePair<NodeId, (string, NodeConnectionPool)>(node, entry)))
+                // The node moved (restarted elsewhere): drop the old channel.
+                if (channels.TryRemove(new KeyValuePair<NodeId, (string, INodeChannel)>(node, entry)))
                 {
-                    await entry.Pool.DisposeAsync();
+                    await entry.Channel.DisposeAsync();
                 }
 
                 continue;
             }
 
-            var pool = new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode,
-                Options.Limits, Options.RequestTimeout);
-            if (pools.TryAdd(node, (info.DataPlaneAddress, pool)))
+            var channel = openChannel(info);
+            if (channels.TryAdd(node, (info.DataPlaneAddress, channel)))
             {
-                return pool;
+                return channel;
             }
 
-            await pool.DisposeAsync();
+            await channel.DisposeAsync();
         }
     }
+
+    private TcpNodeChannel OpenTcpChannel(NodeInfo info) =>
+        new(new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode, Options.Limits,
+            Options.RequestTimeout), Options.Limits);
 
     private sealed unsafe class NativeMemoryManager(nint pointer, int length) : MemoryManager<byte>
     {

@@ -1,23 +1,25 @@
-using System.IO.Hashing;
 using KvTier.BlockDirectory;
 using KvTier.Codecs;
 using KvTier.Core;
 using KvTier.Transport;
-using KvTier.Transport.Messages;
 using Microsoft.Extensions.Logging;
 
 namespace KvTier.Client;
 
 /// <summary>
-/// One load: blocks grouped per node into one lease, one read and one release each; chunks verified (the node's
-/// XXH3-64 from the lease, then the codec's header checksum) and decoded into the destination as they arrive; a
-/// block that fails on one copy is retried on the next; the first block that fails everywhere ends the prefix.
+/// One load: blocks grouped per node into reads of at most a body's worth each (one round trip per read over TCP);
+/// every chunk is verified end to end (the codec header's checksum, which its writer computed over the header and the
+/// payload) and decoded into the destination as it arrives; a block that fails on one copy is retried on the next;
+/// the first block that fails everywhere ends the prefix.
 /// </summary>
-internal sealed class LoadOperation
+internal sealed class LoadOperation : IDisposable
 {
     private const byte Pending = 0;
     private const byte Loaded = 1;
     private const byte Failed = 2;
+
+    // Chunks at least this large are received in place (see Place).
+    private const int PlaceFromBytes = 256 << 10;
 
     private readonly KvTierClient client;
     private readonly KvNamespace ns;
@@ -29,11 +31,14 @@ internal sealed class LoadOperation
     private readonly int layerCount;
     private readonly int blockCount;
     private readonly int chunkBytes;
+    private readonly int blocksPerRead;
     private readonly Action<LayerLoaded>? layerLoaded;
     private readonly byte[] states;
     private readonly int[] layerPending;
     private readonly Lock stateLock = new();
     private readonly List<(NodeId Node, int Block)> stale = [];
+    private readonly CancellationTokenSource abandoned = new();
+    private readonly CancellationToken abandonedToken;
     private string? firstFailure;
     private int activeDecodes;
     private int detached;
@@ -75,6 +80,8 @@ internal sealed class LoadOperation
             keys[i] = prefix.Hits[i].Key;
         }
 
+        blocksPerRead = BlocksPerRead(client.Options, layerCount, codec.MaxEncodedLength(chunkBytes, ChunkShape.ForLayout(ns.Layout)));
+        abandonedToken = abandoned.Token;
         layerLoaded = options.LayerLoaded;
         states = new byte[blockCount * layerCount];
         layerPending = new int[layerCount];
@@ -140,71 +147,32 @@ internal sealed class LoadOperation
         return retry;
     }
 
+    /// <summary>Most blocks one read may ask for so that the answer fits the body limit even if nothing compresses.</summary>
+    internal static int BlocksPerRead(KvTierClientOptions options, int layerCount, int maxEncodedChunk)
+    {
+        var perBlock = 2 + ((long)layerCount * (12 + maxEncodedChunk));
+        return (int)Math.Clamp((options.Limits.MaxBodyBytes - 8) / perBlock, 1, options.MaxBlocksPerRequest);
+    }
+
     private async Task FetchFromNodeAsync(NodeId node, int[] blocks, bool[] failedThisRound, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(client.Options.RequestTimeout);
         try
         {
-            var pool = await client.GetPoolAsync(node, timeout.Token)
+            var channel = await client.GetChannelAsync(node, timeout.Token)
                 ?? throw new IOException($"Node {node} is not live in the directory.");
-            var connection = await pool.GetAsync(timeout.Token);
-            var blockKeys = blocks.Select(b => keys[b]).ToArray();
-            var (leased, extents) = await DataPlaneCalls.LeaseAsync(connection, client.Options.Limits, ns.Id, firstLayer, layerCount,
-                client.Options.LeaseDuration, blockKeys, timeout.Token);
-            var ok = new List<int>(blocks.Length);
-            for (var i = 0; i < blocks.Length; i++)
+            // One read per connection to the node (at most a body's worth each), so the node verifies and sends them
+            // on several cores at once; each answer is still layer-major within itself.
+            var connections = client.Options.ConnectionsPerNode;
+            var perRead = Math.Min(blocksPerRead, Math.Max(1, (blocks.Length + connections - 1) / connections));
+            if (blocks.Length <= perRead)
             {
-                if (leased[i].Status == FrameStatus.Ok && leased[i].ExtentCount == layerCount)
-                {
-                    ok.Add(i);
-                    continue;
-                }
-
-                failedThisRound[blocks[i]] = true;
-                NoteFailure(blocks[i], $"node {node} answered {leased[i].Status}");
-                if (leased[i].Status is FrameStatus.NotFound or FrameStatus.Corrupt)
-                {
-                    lock (stale)
-                    {
-                        stale.Add((node, blocks[i]));
-                    }
-                }
+                await ReadAsync(channel, node, blocks, failedThisRound, timeout.Token);
             }
-
-            if (ok.Count == 0)
+            else
             {
-                return;
-            }
-
-            // Layer-major order: layer i of every block arrives before layer i + 1 of any.
-            var items = new ExtentIo[ok.Count * layerCount];
-
-            var receiver = new NodeReceiver(this, node, ok.Count * layerCount, failedThisRound);
-            var n = 0;
-            for (var layer = 0; layer < layerCount; layer++)
-            {
-                foreach (var i in ok)
-                {
-                    if (IsLoaded(blocks[i], layer))
-                    {
-                        continue; // verified on an earlier copy
-                    }
-
-                    var extent = extents[leased[i].FirstExtent + layer];
-                    items[n] = new ExtentIo(leased[i].Handle, extent.Offset, extent.Length);
-                    receiver.Map(n++, blocks[i], layer, extent.Checksum);
-                }
-            }
-
-            try
-            {
-                await DataPlaneCalls.ReadAsync(connection, items, n, new StreamingReadSink(items, n, receiver), timeout.Token);
-            }
-            finally
-            {
-                receiver.FailUnreceived();
-                _ = ReleaseAsync(connection, [.. ok.Select(i => leased[i].Handle)]);
+                await Task.WhenAll(blocks.Chunk(perRead).Select(batch => ReadAsync(channel, node, batch, failedThisRound, timeout.Token)));
             }
         }
         catch (Exception error) when (error is IOException or ProtocolViolationException
@@ -222,16 +190,22 @@ internal sealed class LoadOperation
         }
     }
 
-    private async Task ReleaseAsync(Transport.Tcp.FrameConnection connection, ulong[] handles)
+    private async Task ReadAsync(INodeChannel channel, NodeId node, int[] blocks, bool[] failedThisRound, CancellationToken cancellationToken)
     {
+        var blockKeys = new BlockKey[blocks.Length];
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            blockKeys[i] = keys[blocks[i]];
+        }
+
+        var receiver = new NodeReceiver(this, node, blocks, failedThisRound);
         try
         {
-            using var timeout = new CancellationTokenSource(client.Options.RequestTimeout);
-            await DataPlaneCalls.ReleaseAsync(connection, handles, timeout.Token);
+            await channel.ReadBlocksAsync(new BlockRead(ns.Id, firstLayer, layerCount, blockKeys), receiver, cancellationToken);
         }
-        catch (Exception error) when (error is IOException or OperationCanceledException or ProtocolViolationException or ObjectDisposedException)
+        finally
         {
-            // Leases end at their timeout anyway.
+            receiver.FailUnfinished();
         }
     }
 
@@ -259,18 +233,21 @@ internal sealed class LoadOperation
         }
     }
 
-    /// <summary>Verifies and decodes one chunk into its slot; false when it is corrupt.</summary>
-    private bool Deliver(int block, int layer, ulong checksum, ReadOnlySpan<byte> encoded)
+    /// <summary>Verifies and decodes one chunk into its slot; false when it is corrupt. The codec header's checksum
+    /// covers the header fields and the payload and was computed by the chunk's writer, so it catches a bit flipped in
+    /// the node's arena, on the wire or in a buggy transport alike; no other hash pass is needed.</summary>
+    private bool Deliver(int block, int layer, ReadOnlySpan<byte> encoded)
     {
-        if (XxHash3.HashToUInt64(encoded) != checksum)
-        {
-            return false;
-        }
-
         Interlocked.Increment(ref activeDecodes);
         try
         {
             if (Volatile.Read(ref detached) != 0)
+            {
+                return false;
+            }
+
+            // The chunk must be exactly one encoded chunk: bytes after it would be covered by no checksum.
+            if (ChunkHeader.Read(encoded).EncodedLength != encoded.Length)
             {
                 return false;
             }
@@ -367,10 +344,12 @@ internal sealed class LoadOperation
         }
     }
 
-    /// <summary>After this returns, no receive thread writes into the caller's destination any more.</summary>
+    /// <summary>After this returns, no receive thread writes into the caller's destination any more: decodes in progress
+    /// finish, and chunks being received in place are cut off (their connection fails).</summary>
     private void Detach()
     {
         Interlocked.Exchange(ref detached, 1);
+        abandoned.Cancel();
         var spinner = default(SpinWait);
         while (Volatile.Read(ref activeDecodes) != 0)
         {
@@ -378,46 +357,141 @@ internal sealed class LoadOperation
         }
     }
 
-    /// <summary>Maps a node's read items to (block, layer, checksum) and records what arrived.</summary>
-    private sealed class NodeReceiver(LoadOperation load, NodeId node, int count, bool[] failedThisRound) : IChunkReceiver
+    /// <summary>Frees the abandon signal (a receive path that still holds its token sees it cancelled).</summary>
+    public void Dispose() => abandoned.Dispose();
+
+    /// <summary>A <c>none</c> chunk's payload is the raw chunk itself: a large one is received straight into its slot,
+    /// then verified there (see <see cref="Placed"/>). Small chunks go through staging instead: several arrive per
+    /// socket read and their copy comes from cache, while a placed chunk costs a read of its own. Holds off
+    /// <see cref="Detach"/> until the placement ends.</summary>
+    private Memory<byte> Place(int block, int layer, int length, out int headLength)
     {
-        private readonly (int Block, int Layer, ulong Checksum)[] map = new (int, int, ulong)[count];
-        private readonly bool[] done = new bool[count];
-
-        public void Map(int index, int block, int layer, ulong checksum) => map[index] = (block, layer, checksum);
-
-        public void Received(int index, ReadOnlySpan<byte> bytes)
+        headLength = ChunkHeader.Size;
+        if (codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
         {
-            done[index] = true;
-            var (block, layer, checksum) = map[index];
-            if (!load.Deliver(block, layer, checksum, bytes))
+            return Memory<byte>.Empty;
+        }
+
+        Interlocked.Increment(ref activeDecodes);
+        if (Volatile.Read(ref detached) != 0)
+        {
+            Interlocked.Decrement(ref activeDecodes);
+            return Memory<byte>.Empty;
+        }
+
+        return destination.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes);
+    }
+
+    /// <summary>Ends a placement: verifies the chunk end to end (header fields and the payload in its slot against the
+    /// header's checksum); false when it is corrupt or incomplete. Until then the slot is not marked loaded.</summary>
+    private bool Placed(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+    {
+        var ok = false;
+        try
+        {
+            if (complete && Volatile.Read(ref detached) == 0)
             {
-                failedThisRound[block] = true;
-                load.NoteFailure(block, $"node {node} sent layer {load.firstLayer + layer} with a bad checksum");
+                var header = ChunkHeader.Read(head, chunkBytes);
+                if (header.Codec == CodecId.None && header.RawLength == chunkBytes && header.PayloadLength == chunkBytes)
+                {
+                    header.VerifyChecksum(head, destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes));
+                    ok = true;
+                }
+            }
+        }
+        catch (ChunkFormatException)
+        {
+        }
+        finally
+        {
+            Interlocked.Decrement(ref activeDecodes);
+        }
+
+        if (ok)
+        {
+            SetState(block, layer, Loaded);
+        }
+
+        return ok;
+    }
+
+    /// <summary>Takes one read's answers: maps its block indexes to the load's, verifies and decodes each chunk, and
+    /// records which blocks failed on this copy.</summary>
+    private sealed class NodeReceiver(LoadOperation load, NodeId node, int[] blocks, bool[] failedThisRound) : IBlockReadReceiver
+    {
+        // Per block of this read: chunks still expected (-1 until the node answered for it).
+        private readonly int[] chunksLeft = CreateUnanswered(blocks.Length);
+
+        public void BlockAnswered(int block, FrameStatus status)
+        {
+            if (status == FrameStatus.Ok)
+            {
+                chunksLeft[block] = load.layerCount;
+                return;
+            }
+
+            chunksLeft[block] = 0;
+            Fail(block, $"node {node} answered {status}", stale: status is FrameStatus.NotFound or FrameStatus.Corrupt);
+        }
+
+        public CancellationToken Abandoned => load.abandonedToken;
+
+        public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength) =>
+            load.Place(blocks[block], layer, length, out headLength);
+
+        public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+        {
+            chunksLeft[block]--;
+            if (!load.Placed(blocks[block], layer, head, complete))
+            {
+                Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt or incomplete", stale: complete);
+            }
+        }
+
+        public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
+        {
+            chunksLeft[block]--;
+            if (load.IsLoaded(blocks[block], layer))
+            {
+                return; // verified on an earlier copy
+            }
+
+            if (!load.Deliver(blocks[block], layer, chunk))
+            {
+                Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt", stale: true);
+            }
+        }
+
+        /// <summary>Blocks the node did not answer for, or whose chunks did not all arrive, failed on this copy.</summary>
+        public void FailUnfinished()
+        {
+            for (var i = 0; i < chunksLeft.Length; i++)
+            {
+                if (chunksLeft[i] != 0)
+                {
+                    failedThisRound[blocks[i]] = true;
+                }
+            }
+        }
+
+        private void Fail(int block, string reason, bool stale)
+        {
+            failedThisRound[blocks[block]] = true;
+            load.NoteFailure(blocks[block], reason);
+            if (stale)
+            {
                 lock (load.stale)
                 {
-                    load.stale.Add((node, block));
+                    load.stale.Add((node, blocks[block]));
                 }
             }
         }
 
-        public void Failed(int index, FrameStatus status)
+        private static int[] CreateUnanswered(int count)
         {
-            done[index] = true;
-            var block = map[index].Block;
-            failedThisRound[block] = true;
-            load.NoteFailure(block, $"node {node} did not serve layer {load.firstLayer + map[index].Layer}: {status}");
-        }
-
-        public void FailUnreceived()
-        {
-            for (var i = 0; i < done.Length; i++)
-            {
-                if (!done[i])
-                {
-                    failedThisRound[map[i].Block] = true;
-                }
-            }
+            var left = new int[count];
+            Array.Fill(left, -1);
+            return left;
         }
     }
 }

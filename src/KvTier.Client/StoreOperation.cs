@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Hashing;
 using KvTier.BlockDirectory;
 using KvTier.Codecs;
@@ -17,6 +18,8 @@ namespace KvTier.Client;
 internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockKey[] chain, int firstBlock, ReadOnlyMemory<byte> source)
 {
     private readonly int layers = ns.Layout.Layers;
+    private const int MaxEncodeBuffer = 64 << 20;
+    private const int SendInPlaceFromBytes = 256 << 10;
     private readonly int chunkBytes = ns.Layout.BytesPerLayerChunk;
 
     public async Task<StoreResult> RunAsync(CancellationToken cancellationToken)
@@ -37,7 +40,25 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
             return new StoreResult(0, alreadyCached, blocks.Count);
         }
 
-        var encoded = Encode(blocks, blockCount);
+        var rented = new List<byte[]>(blocks.Count * layers);
+        try
+        {
+            return await PlaceAsync(blocks, alreadyCached, nodes, Encode(blocks, blockCount, rented), directoryKeys, cancellationToken);
+        }
+        finally
+        {
+            // Every node call has finished (a write is never left running past its call), so the buffers are free.
+            foreach (var buffer in rented)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private async Task<StoreResult> PlaceAsync(List<int> blocks, int alreadyCached, IReadOnlyList<NodeInfo> nodes,
+        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
+        CancellationToken cancellationToken)
+    {
         var replicas = Math.Min(client.Options.ReplicationFactor, nodes.Count);
         var rankings = blocks.ToDictionary(b => b, b => Placement.Rank(chain[b], nodes));
         var nextChoice = blocks.ToDictionary(b => b, _ => 0);
@@ -91,23 +112,54 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
         return new StoreResult(stored, alreadyCached + cached.Count(b => copies[b] > 0), failed);
     }
 
-    private Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> Encode(List<int> blocks, int blockCount)
+    private Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> Encode(List<int> blocks, int blockCount,
+        List<byte[]> rented)
     {
         var codec = ChunkCodecs.ForNamespace(ns);
         var shape = ChunkShape.ForLayout(ns.Layout);
-        var maxLength = codec.MaxEncodedLength(chunkBytes, shape);
+        // "none" stores the raw chunk as its payload: for large chunks only the header is written and the caller's bytes
+        // are sent as they are. Small chunks are copied behind their header: a separate tiny send per header costs more
+        // than the copy saves.
+        var stored = codec.Id == CodecId.None && chunkBytes >= SendInPlaceFromBytes;
+        var perChunk = stored ? ChunkHeader.Size : codec.MaxEncodedLength(chunkBytes, shape);
+        var hasher = new XxHash3();
         var result = new Dictionary<int, (ReadOnlyMemory<byte>[], ChunkDeclaration[])>(blocks.Count);
+        // Headers and encoded chunks are packed into a few large pooled buffers (a store can hold thousands of chunks,
+        // more than the pool keeps of any one size).
+        var buffer = Array.Empty<byte>();
+        var used = 0;
         foreach (var b in blocks)
         {
-            var chunks = new ReadOnlyMemory<byte>[layers];
+            var chunks = new ReadOnlyMemory<byte>[stored ? 2 * layers : layers];
             var declarations = new ChunkDeclaration[layers];
             for (var layer = 0; layer < layers; layer++)
             {
-                var raw = source.Span.Slice(((layer * blockCount) + (b - firstBlock)) * chunkBytes, chunkBytes);
-                var buffer = new byte[maxLength];
-                var length = codec.Encode(raw, shape, buffer);
-                chunks[layer] = buffer.AsMemory(0, length);
-                declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(0, length)));
+                if (buffer.Length - used < perChunk)
+                {
+                    buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(perChunk, Math.Min((long)perChunk * layers * (blocks.Count - result.Count), MaxEncodeBuffer)));
+                    rented.Add(buffer);
+                    used = 0;
+                }
+
+                var rawOffset = ((layer * blockCount) + (b - firstBlock)) * chunkBytes;
+                var raw = source.Slice(rawOffset, chunkBytes);
+                if (stored)
+                {
+                    var header = buffer.AsMemory(used, ChunkHeader.Size);
+                    ChunkCodecs.WriteNoneHeader(raw.Span, shape, header.Span);
+                    hasher.Reset();
+                    hasher.Append(header.Span);
+                    hasher.Append(raw.Span);
+                    (chunks[2 * layer], chunks[(2 * layer) + 1]) = (header, raw);
+                    declarations[layer] = new ChunkDeclaration(ChunkHeader.Size + chunkBytes, hasher.GetCurrentHashAsUInt64());
+                    used += ChunkHeader.Size;
+                    continue;
+                }
+
+                var length = codec.Encode(raw.Span, shape, buffer.AsSpan(used, perChunk));
+                chunks[layer] = buffer.AsMemory(used, length);
+                declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(used, length)));
+                used += length;
             }
 
             result[b] = (chunks, declarations);
@@ -146,56 +198,24 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(client.Options.RequestTimeout);
-        var pool = await client.GetPoolAsync(node.Id, timeout.Token) ?? throw new IOException($"Node {node.Id} is not live.");
-        var connection = await pool.GetAsync(timeout.Token);
+        var channel = await client.GetChannelAsync(node.Id, timeout.Token) ?? throw new IOException($"Node {node.Id} is not live.");
         var toReserve = new BlockToReserve[batch.Count];
         var declarations = new ChunkDeclaration[batch.Count * layers];
+        var payloads = new List<ReadOnlyMemory<byte>>(batch.Count * layers * 2);
         for (var i = 0; i < batch.Count; i++)
         {
             toReserve[i] = new BlockToReserve(chain[batch[i]], directoryKeys[batch[i]].Anchor, i * layers, layers);
             encoded[batch[i]].Declarations.CopyTo(declarations, i * layers);
+            payloads.AddRange(encoded[batch[i]].Chunks);
         }
 
-        var (reserved, extents) = await DataPlaneCalls.ReserveAsync(connection, client.Options.Limits, ns.Id,
-            client.Options.ReservationTimeout, toReserve, declarations, timeout.Token);
+        var answers = new FrameStatus[batch.Count];
+        await channel.StoreBlocksAsync(new BlockWrite(ns.Id, client.Options.ReservationTimeout, toReserve, declarations, payloads.ToArray()), answers,
+            timeout.Token);
         var outcomes = new List<(int, FrameStatus)>(batch.Count);
-        var writing = new List<int>();
         for (var i = 0; i < batch.Count; i++)
         {
-            if (reserved[i].Status == FrameStatus.Ok && reserved[i].ExtentCount == layers)
-            {
-                writing.Add(i);
-            }
-            else
-            {
-                outcomes.Add((batch[i], reserved[i].Status == FrameStatus.Ok ? FrameStatus.BadRequest : reserved[i].Status));
-            }
-        }
-
-        if (writing.Count > 0)
-        {
-            var items = new ExtentIo[writing.Count * layers];
-            var payloads = new ReadOnlyMemory<byte>[items.Length];
-            var n = 0;
-            foreach (var i in writing)
-            {
-                for (var layer = 0; layer < layers; layer++)
-                {
-                    var extent = extents[reserved[i].FirstExtent + layer];
-                    items[n] = new ExtentIo(reserved[i].Handle, extent.Offset, extent.Length);
-                    payloads[n++] = encoded[batch[i]].Chunks[layer];
-                }
-            }
-
-            // The node serves a connection's requests in order, so the commit can follow the write without waiting.
-            var write = DataPlaneCalls.WriteAsync(connection, items, payloads, timeout.Token).AsTask();
-            var commit = DataPlaneCalls.CommitAsync(connection, [.. writing.Select(i => reserved[i].Handle)], timeout.Token).AsTask();
-            await Task.WhenAll(write, commit);
-            var committed = await commit;
-            for (var w = 0; w < writing.Count; w++)
-            {
-                outcomes.Add((batch[writing[w]], committed[w]));
-            }
+            outcomes.Add((batch[i], answers[i]));
         }
 
         await PublishAsync(node, outcomes, encoded, directoryKeys, cancellationToken);

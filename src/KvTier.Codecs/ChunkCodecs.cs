@@ -1,4 +1,5 @@
 using KvTier.Core;
+using KvTier.Core.Layout;
 
 namespace KvTier.Codecs;
 
@@ -73,6 +74,24 @@ public static class ChunkCodecs
 
     /// <summary>True when <paramref name="id"/> names a codec this library has.</summary>
     public static bool IsKnown(CodecId id) => (byte)id < ById.Length && ById[(byte)id] is not null;
+
+    /// <summary>
+    /// Writes only the <see cref="ChunkHeader.Size"/>-byte header of a "none" chunk, whose payload is
+    /// <paramref name="chunk"/> itself, so a writer can send the header and the caller's bytes as two pieces instead of
+    /// copying them behind the header. The two pieces back to back are exactly what <see cref="None"/> encodes.
+    /// </summary>
+    /// <exception cref="ArgumentException">The header span is not <see cref="ChunkHeader.Size"/> bytes, or the shape is invalid.</exception>
+    public static void WriteNoneHeader(ReadOnlySpan<byte> chunk, ChunkShape shape, Span<byte> header)
+    {
+        _ = shape.DataType.ElementSize(); // throws for an undefined data type
+        if (header.Length != ChunkHeader.Size || shape.Tokens < 0 || shape.ChannelsPerToken < 0)
+        {
+            throw new ArgumentException($"A chunk header takes {ChunkHeader.Size} bytes (got {header.Length}) and a valid shape ({shape}).", nameof(header));
+        }
+
+        new ChunkHeader(CodecId.None, shape.DataType, chunk.Length, chunk.Length, shape.Tokens, shape.ChannelsPerToken, 0)
+            .WriteWithChecksum(header, chunk);
+    }
 
     /// <summary>The raw length the chunk decodes to, so callers can size the destination.</summary>
     /// <exception cref="ChunkFormatException">The header is malformed.</exception>

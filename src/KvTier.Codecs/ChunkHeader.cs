@@ -27,7 +27,7 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
     public int EncodedLength => Size + PayloadLength;
 
     /// <summary>Reads and validates the header of <paramref name="encoded"/> (the checksum is not verified here:
-    /// see <see cref="VerifyChecksum"/>).</summary>
+    /// see <see cref="VerifyChecksum(ReadOnlySpan{byte})"/>).</summary>
     /// <exception cref="ChunkFormatException">Too short, bad magic or version, unknown codec or data type, reserved
     /// bits set, or a length that does not fit the span.</exception>
     public static ChunkHeader Read(ReadOnlySpan<byte> encoded)
@@ -37,6 +37,20 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
             throw new ChunkFormatException($"An encoded chunk is at least {Size} bytes; got {encoded.Length}.");
         }
 
+        return Read(encoded[..Size], encoded.Length - Size);
+    }
+
+    /// <summary>Reads and validates a header whose payload is held apart from it (a reader that received the payload
+    /// straight into its final place); <paramref name="followingBytes"/> payload bytes are available.</summary>
+    /// <exception cref="ChunkFormatException">As <see cref="Read(ReadOnlySpan{byte})"/>.</exception>
+    public static ChunkHeader Read(ReadOnlySpan<byte> header, int followingBytes)
+    {
+        if (header.Length != Size)
+        {
+            throw new ChunkFormatException($"A chunk header is {Size} bytes; got {header.Length}.");
+        }
+
+        var encoded = header;
         var magic = BinaryPrimitives.ReadUInt32LittleEndian(encoded);
         if ((magic & 0xFFFFFF) != (Magic & 0xFFFFFF))
         {
@@ -76,10 +90,10 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
                 $"Negative length in the chunk header: raw {rawLength}, payload {payloadLength}, tokens {tokens}, channels {channels}.");
         }
 
-        if (payloadLength > encoded.Length - Size)
+        if (payloadLength > followingBytes)
         {
             throw new ChunkFormatException(
-                $"The chunk header announces a {payloadLength}-byte payload but only {encoded.Length - Size} bytes follow it (truncated).");
+                $"The chunk header announces a {payloadLength}-byte payload but only {followingBytes} bytes follow it (truncated).");
         }
 
         return new ChunkHeader(codec, dataType, rawLength, payloadLength, tokens, channels,
@@ -98,8 +112,23 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
         }
     }
 
+    /// <summary>Throws unless the checksum matches the header fields and a payload held apart from the header.</summary>
+    /// <exception cref="ChunkFormatException">The chunk was corrupted.</exception>
+    public void VerifyChecksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    {
+        var actual = ComputeChecksum(header[..ChecksummedHeaderBytes], payload[..PayloadLength]);
+        if (actual != Checksum)
+        {
+            throw new ChunkFormatException(
+                $"Chunk checksum mismatch: header says 0x{Checksum:X16}, content hashes to 0x{actual:X16} (corrupted in storage or transport).");
+        }
+    }
+
     /// <summary>Writes this header, with the checksum computed over it and the payload already in place after it.</summary>
-    internal ChunkHeader WriteWithChecksum(Span<byte> encoded)
+    internal ChunkHeader WriteWithChecksum(Span<byte> encoded) => WriteWithChecksum(encoded, encoded.Slice(Size, PayloadLength));
+
+    /// <summary>Writes this header into <paramref name="encoded"/>, with the checksum computed over it and a payload held apart.</summary>
+    internal ChunkHeader WriteWithChecksum(Span<byte> encoded, ReadOnlySpan<byte> payload)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(encoded, Magic);
         encoded[4] = (byte)Codec;
@@ -109,7 +138,7 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
         BinaryPrimitives.WriteInt32LittleEndian(encoded[12..], PayloadLength);
         BinaryPrimitives.WriteInt32LittleEndian(encoded[16..], Tokens);
         BinaryPrimitives.WriteInt32LittleEndian(encoded[20..], ChannelsPerToken);
-        var checksum = ComputeChecksum(encoded[..ChecksummedHeaderBytes], encoded.Slice(Size, PayloadLength));
+        var checksum = ComputeChecksum(encoded[..ChecksummedHeaderBytes], payload[..PayloadLength]);
         BinaryPrimitives.WriteUInt64LittleEndian(encoded[24..], checksum);
         return this with { Checksum = checksum };
     }

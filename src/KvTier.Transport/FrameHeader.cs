@@ -5,7 +5,9 @@ namespace KvTier.Transport;
 /// <summary>
 /// The fixed 24-byte head of every data-plane frame (little-endian):
 /// <c>magic u16 | version u8 | opcode u8 | flags u16 | status u16 | request id u64 | body length u32 | reserved u32</c>.
-/// The body follows. Request ids let a connection pipeline requests; responses echo them.
+/// The body follows. Request ids let a connection pipeline requests; responses echo them. The version byte is the
+/// version that introduced the frame's opcode (<see cref="OpcodeVersions"/>), so older peers keep working with every
+/// verb they know.
 /// </summary>
 public readonly record struct FrameHeader(Opcode Opcode, FrameFlags Flags, FrameStatus Status, ulong RequestId, int BodyLength)
 {
@@ -15,8 +17,11 @@ public readonly record struct FrameHeader(Opcode Opcode, FrameFlags Flags, Frame
     /// <summary>"KT" read as a little-endian u16.</summary>
     public const ushort Magic = 0x544B;
 
-    /// <summary>Protocol version this build speaks.</summary>
-    public const byte Version = 1;
+    /// <summary>Newest protocol version this build speaks (2 added ReadBlocks).</summary>
+    public const byte Version = 2;
+
+    /// <summary>Oldest protocol version this build still accepts.</summary>
+    public const byte MinVersion = 1;
 
     /// <summary>Writes the header.</summary>
     public void WriteTo(Span<byte> destination)
@@ -27,7 +32,7 @@ public readonly record struct FrameHeader(Opcode Opcode, FrameFlags Flags, Frame
         }
 
         BinaryPrimitives.WriteUInt16LittleEndian(destination, Magic);
-        destination[2] = Version;
+        destination[2] = OpcodeVersions.IntroducedIn(Opcode);
         destination[3] = (byte)Opcode;
         BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], (ushort)Flags);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)Status);
@@ -53,15 +58,22 @@ public readonly record struct FrameHeader(Opcode Opcode, FrameFlags Flags, Frame
             throw new ProtocolViolationException($"Bad frame magic 0x{magic:x4} (expected 0x{Magic:x4}): not a KvTier peer.");
         }
 
-        if (source[2] != Version)
+        var version = source[2];
+        if (version is < MinVersion or > Version)
         {
-            throw new ProtocolViolationException($"Unsupported protocol version {source[2]} (this build speaks {Version}).");
+            throw new ProtocolViolationException($"Unsupported protocol version {version} (this build speaks {MinVersion} to {Version}).");
         }
 
         var opcode = (Opcode)source[3];
         if (!Enum.IsDefined(opcode))
         {
             throw new ProtocolViolationException($"Unknown opcode {source[3]}.");
+        }
+
+        if (version < OpcodeVersions.IntroducedIn(opcode))
+        {
+            throw new ProtocolViolationException(
+                $"Opcode {opcode} needs protocol version {OpcodeVersions.IntroducedIn(opcode)}; the frame says version {version}.");
         }
 
         var flags = (FrameFlags)BinaryPrimitives.ReadUInt16LittleEndian(source[4..]);

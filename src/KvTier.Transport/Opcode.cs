@@ -30,4 +30,22 @@ public enum Opcode : byte
 
     /// <summary>Which of a batch of keys the node holds.</summary>
     ContainsBlocks = 8,
+
+    /// <summary>Read a layer range of a batch of blocks in one round trip (protocol version 2): the node leases and
+    /// verifies the blocks, sends their chunks straight from its arena and releases the leases itself. The TCP load
+    /// path; LeaseBlocks, ReadExtents and ReleaseLeases stay as the contract one-sided RDMA reads implement.</summary>
+    ReadBlocks = 9,
+}
+
+/// <summary>Which protocol version introduced each opcode. A frame is stamped with the version that introduced its
+/// opcode, so a peer of an older version still understands every verb it knows, and a newer verb sent to it is
+/// refused by version with a clear message instead of being misread.</summary>
+public static class OpcodeVersions
+{
+    /// <summary>The protocol version that introduced <paramref name="opcode"/>.</summary>
+    public static byte IntroducedIn(Opcode opcode) => opcode switch
+    {
+        Opcode.ReadBlocks => 2,
+        _ => 1,
+    };
 }

@@ -209,6 +209,27 @@ public sealed class StoreAndLoadTests
     }
 
     [Fact]
+    public async Task A_block_evicted_from_its_node_ends_the_prefix_there_and_its_entry_is_unpublished()
+    {
+        var ns = TestCluster.Namespace();
+        await using var cluster = await TestCluster.StartAsync(1, null, ns);
+        await using var client = cluster.Client();
+        var chain = TestCluster.Chain(8, seed: 41);
+        var source = TestCluster.RandomBlocks(ns, 8, seed: 42);
+        await client.StoreAsync(ns, chain, 0, source, Token);
+        var prefix = await client.LookupAsync(ns, chain, Token);
+        Assert.True(cluster.Nodes[0].Engine.Delete(new BlockId(ns.Id, chain[5])));
+
+        var destination = new byte[source.Length];
+        var loaded = await client.LoadAsync(ns, prefix, destination, null, Token);
+
+        Assert.Equal(5, loaded.LoadedBlocks);
+        Assert.Contains("NotFound", loaded.FirstFailure, StringComparison.Ordinal);
+        AssertLoadedPrefixMatches(ns, source, destination, 8, 5);
+        Assert.Equal(5, (await client.LookupAsync(ns, chain, Token)).HitCount);
+    }
+
+    [Fact]
     public async Task A_namespace_the_nodes_do_not_serve_is_a_miss_and_a_failed_store()
     {
         var served = TestCluster.Namespace();

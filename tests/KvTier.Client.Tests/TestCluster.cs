@@ -9,6 +9,7 @@ using KvTier.Node;
 using KvTier.Node.Configuration;
 using KvTier.Node.DataPlane;
 using KvTier.Storage;
+using KvTier.Transport;
 using KvTier.Transport.Tcp;
 
 namespace KvTier.Client.Tests;
@@ -42,12 +43,18 @@ internal sealed class TestCluster : IAsyncDisposable
         return new TestCluster(directory, nodes);
     }
 
-    public KvTierClient Client(int replication = 1) => new(Directory, new KvTierClientOptions
+    public KvTierClient Client(int replication = 1) => new(Directory, Options(replication), ConsoleTestLogger.Instance);
+
+    /// <summary>A client whose data-plane channels are made by <paramref name="openChannel"/> (the transport seam).</summary>
+    public KvTierClient Client(Func<NodeInfo, INodeChannel> openChannel, int replication = 1, FrameLimits? limits = null) =>
+        new(Directory, Options(replication) with { Limits = limits ?? FrameLimits.Default }, ConsoleTestLogger.Instance, openChannel);
+
+    private static KvTierClientOptions Options(int replication) => new()
     {
         ReplicationFactor = replication,
         RequestTimeout = TimeSpan.FromSeconds(10),
         MembershipCacheTime = TimeSpan.Zero,
-    }, ConsoleTestLogger.Instance);
+    };
 
     public async ValueTask DisposeAsync()
     {

@@ -24,6 +24,37 @@ public sealed class ChunkFormatTests
         Assert.Equal(384, header.ChannelsPerToken);
     }
 
+    [Fact]
+    public void A_header_held_apart_from_its_payload_reads_and_verifies_like_the_whole_chunk()
+    {
+        var encoded = EncodedRealChunk(ChunkCodecs.None);
+        var header = encoded.AsSpan(0, ChunkHeader.Size).ToArray();
+        var payload = encoded.AsSpan(ChunkHeader.Size).ToArray();
+
+        var apart = ChunkHeader.Read(header, payload.Length);
+        apart.VerifyChecksum(header, payload);
+        payload[^1] ^= 0x20;
+
+        Assert.Equal(ChunkHeader.Read(encoded), apart);
+        Assert.Throws<ChunkFormatException>(() => apart.VerifyChecksum(header, payload));
+        Assert.Throws<ChunkFormatException>(() => ChunkHeader.Read(header, payload.Length - 1));
+        Assert.Throws<ChunkFormatException>(() => ChunkHeader.Read(encoded, payload.Length));
+    }
+
+    [Fact]
+    public void A_none_header_written_alone_followed_by_the_raw_chunk_is_exactly_the_encoded_chunk()
+    {
+        var chunk = CodecTestData.RealChunks(KvDataType.BFloat16)[5];
+        var shape = CodecTestData.RealShape(KvDataType.BFloat16);
+        var header = new byte[ChunkHeader.Size];
+
+        ChunkCodecs.WriteNoneHeader(chunk.Bytes, shape, header);
+
+        byte[] apart = [.. header, .. chunk.Bytes];
+        Assert.Equal(CodecTestData.Encode(ChunkCodecs.None, chunk.Bytes, shape), apart);
+        Assert.Throws<ArgumentException>(() => ChunkCodecs.WriteNoneHeader(chunk.Bytes, shape, new byte[ChunkHeader.Size - 1]));
+    }
+
     [Theory]
     [InlineData("split-lz4")]
     [InlineData("split-huffman")]

@@ -37,6 +37,39 @@ public class FrameHeaderTests
         Assert.Contains(expectedWord, error.Message);
     }
 
+    [Fact]
+    public void Frames_carry_the_version_that_introduced_their_opcode_so_version_1_peers_keep_working()
+    {
+        var lease = Encode(new FrameHeader(Opcode.LeaseBlocks, FrameFlags.None, FrameStatus.Ok, 1, 0));
+        var read = Encode(new FrameHeader(Opcode.ReadBlocks, FrameFlags.Response, FrameStatus.Ok, 2, 0));
+
+        Assert.Equal(1, lease[2]);
+        Assert.Equal(2, read[2]);
+        Assert.Equal(Opcode.ReadBlocks, FrameHeader.Read(read, FrameLimits.Default).Opcode);
+    }
+
+    [Fact]
+    public void A_version_1_frame_carrying_a_version_2_opcode_is_refused_by_name()
+    {
+        var bytes = Encode(new FrameHeader(Opcode.ReadBlocks, FrameFlags.None, FrameStatus.Ok, 1, 0));
+        bytes[2] = 1;
+
+        var error = Assert.Throws<ProtocolViolationException>(() => FrameHeader.Read(bytes, FrameLimits.Default));
+
+        Assert.Contains("ReadBlocks needs protocol version 2", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Frames_of_a_newer_version_are_refused()
+    {
+        var bytes = Encode(new FrameHeader(Opcode.Ping, FrameFlags.None, FrameStatus.Ok, 1, 0));
+        bytes[2] = FrameHeader.Version + 1;
+
+        var error = Assert.Throws<ProtocolViolationException>(() => FrameHeader.Read(bytes, FrameLimits.Default));
+
+        Assert.Contains($"version {FrameHeader.Version + 1}", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(int.MaxValue)]

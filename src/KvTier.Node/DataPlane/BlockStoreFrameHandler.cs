@@ -15,11 +15,12 @@ namespace KvTier.Node.DataPlane;
 
 /// <summary>
 /// Serves the data-plane verbs (docs/architecture.md section 6) over one <see cref="IBlockStore"/>. Reads are
-/// lease-based: a ReadExtents item must name a whole chunk extent of a live lease, and its bytes are copied out of the
-/// arena and checked against the chunk's checksum before they are sent, so a corrupt block is never served. Writes
-/// land only inside a live reservation; the commit verifies them. Shared by every connection; thread-safe.
+/// lease-based: ReadBlocks leases (and so verifies) every chunk and sends it straight from the arena under that lease;
+/// a ReadExtents item must name a whole chunk extent of a live lease, and its bytes are copied out of the arena and
+/// checked against the chunk's checksum before they are sent. Either way a corrupt block is never served. Writes land
+/// only inside a live reservation; the commit verifies them. Shared by every connection; thread-safe.
 /// </summary>
-public sealed class BlockStoreFrameHandler : IFrameHandler
+public sealed partial class BlockStoreFrameHandler : IFrameHandler
 {
     // A write must not race the engine reclaiming its reservation; refuse writes this close to the deadline.
     private static readonly TimeSpan WriteMargin = TimeSpan.FromMilliseconds(500);
@@ -32,6 +33,7 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
     private readonly HandleTable<WireExtent[]> leases;
     private readonly HandleTable<BlockReservation> reservations;
     private readonly BlockAnchorBook? anchors;
+    private readonly ArenaMemory arena;
     private volatile bool draining;
 
     /// <summary>Creates the handler; <paramref name="clock"/> defaults to the system clock. With an
@@ -52,6 +54,7 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
         };
         leases = new HandleTable<WireExtent[]>(clock ?? TimeProvider.System);
         reservations = new HandleTable<BlockReservation>(clock ?? TimeProvider.System);
+        arena = new ArenaMemory(store.ArenaAddress, store.ArenaLength, limits.MaxChunkBytes);
     }
 
     /// <summary>The limits this handler enforces (pass the same to the <see cref="FrameServer"/>).</summary>
@@ -82,6 +85,7 @@ public sealed class BlockStoreFrameHandler : IFrameHandler
             Opcode.WriteExtents => WriteExtentsAsync(body, responder, cancellationToken),
             Opcode.CommitBlocks => CommitBlocksAsync(body, responder, cancellationToken),
             Opcode.ContainsBlocks => ContainsBlocksAsync(body, responder, cancellationToken),
+            Opcode.ReadBlocks => ReadBlocksAsync(body, responder, cancellationToken),
             _ => throw new ProtocolViolationException($"Opcode {request.Header.Opcode} is not served by a cache node."),
         };
     }

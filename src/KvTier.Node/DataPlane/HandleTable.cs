@@ -21,6 +21,9 @@ internal sealed class HandleTable<T>
 
     public long DeadlineAfter(TimeSpan duration) => clock.GetTimestamp() + (long)(duration.TotalSeconds * clock.TimestampFrequency);
 
+    /// <summary>How long until <paramref name="deadline"/> (negative once passed).</summary>
+    public TimeSpan Remaining(long deadline) => TimeSpan.FromSeconds((double)(deadline - clock.GetTimestamp()) / clock.TimestampFrequency);
+
     public void Add(ulong handle, T value, long deadline)
     {
         entries[handle] = new Entry(value, deadline);

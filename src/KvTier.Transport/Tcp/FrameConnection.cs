@@ -19,7 +19,8 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly ConcurrentDictionary<ulong, PendingRequest> pending = new();
     private readonly CancellationTokenSource closing = new();
-    private readonly byte[] sendHeader = new byte[FrameHeader.Size];
+    // The header and a small body (or a small first segment) leave in one write: one send, one TCP segment.
+    private readonly byte[] sendBuffer = new byte[4096];
     private readonly Task receiveLoop;
     private long nextRequestId;
     private Exception? failure;
@@ -84,9 +85,18 @@ public sealed class FrameConnection : IAsyncDisposable
             try
             {
                 ThrowIfFailed();
-                new FrameHeader(opcode, FrameFlags.None, FrameStatus.Ok, requestId, (int)body.Length).WriteTo(sendHeader);
-                await stream.WriteAsync(sendHeader, closing.Token);
-                foreach (var segment in body)
+                new FrameHeader(opcode, FrameFlags.None, FrameStatus.Ok, requestId, (int)body.Length).WriteTo(sendBuffer);
+                var head = FrameHeader.Size;
+                var rest = body;
+                if (!body.IsEmpty && body.First.Length <= sendBuffer.Length - head)
+                {
+                    body.First.Span.CopyTo(sendBuffer.AsSpan(head));
+                    head += body.First.Length;
+                    rest = body.Slice(body.First.Length);
+                }
+
+                await stream.WriteAsync(sendBuffer.AsMemory(0, head), closing.Token);
+                foreach (var segment in rest)
                 {
                     await stream.WriteAsync(segment, closing.Token);
                 }

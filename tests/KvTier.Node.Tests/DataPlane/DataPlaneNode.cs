@@ -152,6 +152,26 @@ internal sealed class DataPlaneNode : IAsyncDisposable
         return (statuses, response[StatusBatch.MeasureBody(items.Length)..]);
     }
 
+    /// <summary>ReadBlocks: the header, then (when Ok) the per-block statuses, chunk descriptions and the chunk bytes.</summary>
+    public async Task<(FrameHeader Header, FrameStatus[] Statuses, ChunkDeclaration[] Chunks, byte[] Bytes)> ReadBlocksAsync(NamespaceId ns,
+        int firstLayer, int layerCount, params BlockKey[] keys)
+    {
+        var body = new byte[ReadBlocksRequest.MeasureBody(keys.Length)];
+        ReadBlocksRequest.Write(body, ns, firstLayer, layerCount, keys);
+        var (header, response) = await SendAsync(Opcode.ReadBlocks, body);
+        if (header.Status != FrameStatus.Ok)
+        {
+            return (header, [], [], response);
+        }
+
+        var statuses = new FrameStatus[keys.Length];
+        var chunks = new ChunkDeclaration[keys.Length * layerCount];
+        var head = ReadBlocksResponse.MeasureHead(keys.Length, layerCount);
+        var payload = ReadBlocksResponse.ReadHead(response.AsSpan(0, head), FrameLimits.Default, keys.Length, layerCount, statuses, chunks);
+        Assert.Equal(head + payload, response.Length);
+        return (header, statuses, chunks, response[head..]);
+    }
+
     public static BlockKey Key(int value) => new((ulong)value, 0xabcdef);
 
     public async ValueTask DisposeAsync()

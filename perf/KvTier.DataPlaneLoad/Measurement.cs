@@ -1,0 +1,41 @@
+using System.Diagnostics;
+
+namespace KvTier.DataPlaneLoad;
+
+/// <summary>Operations per second and latency percentiles of one cell.</summary>
+internal readonly record struct Figures(double PerSecond, double P50Ms, double P99Ms);
+
+/// <summary>Runs one operation in a closed loop on N concurrent workers for a fixed time.</summary>
+internal static class Measurement
+{
+    /// <summary>Warms up with <paramref name="warmup"/> operations, then runs <paramref name="clients"/> workers for
+    /// <paramref name="duration"/>; each worker owns the state <paramref name="workerState"/> makes for it.</summary>
+    public static async Task<Figures> RunAsync<TState>(int clients, TimeSpan duration, Func<int, TState> workerState,
+        Func<TState, Random, Task> operation, int warmup = 20)
+    {
+        var warm = workerState(-1);
+        for (var i = 0; i < warmup; i++)
+        {
+            await operation(warm, new Random(i));
+        }
+
+        var samples = new List<long>[clients];
+        var states = Enumerable.Range(0, clients).Select(workerState).ToArray();
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(worker => Task.Run(async () =>
+        {
+            var mine = samples[worker] = [];
+            var random = new Random(worker + 1);
+            while (clock.Elapsed < duration)
+            {
+                var started = Stopwatch.GetTimestamp();
+                await operation(states[worker], random);
+                mine.Add(Stopwatch.GetTimestamp() - started);
+            }
+        })));
+        var elapsed = clock.Elapsed;
+        var all = samples.SelectMany(s => s).Order().ToArray();
+        double Ms(double p) => all[Math.Min(all.Length - 1, (int)(p * all.Length))] * 1e3 / Stopwatch.Frequency;
+        return new Figures(all.Length / elapsed.TotalSeconds, Ms(0.5), Ms(0.99));
+    }
+}

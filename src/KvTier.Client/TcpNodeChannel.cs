@@ -1,0 +1,140 @@
+using System.Buffers;
+using KvTier.Transport;
+using KvTier.Transport.Messages;
+
+namespace KvTier.Client;
+
+/// <summary>
+/// The TCP data plane of one node: a pool of pipelined connections. A read is one ReadBlocks round trip (the node
+/// sends the chunks straight from its arena and releases its leases itself); a store is ReserveBlocks, then
+/// WriteExtents and CommitBlocks pipelined on one connection (the node serves a connection in order).
+/// </summary>
+internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits) : INodeChannel
+{
+    public string Peer => pool.EndPoint.ToString() ?? "?";
+
+    public async ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
+    {
+        var connection = await pool.GetAsync(cancellationToken);
+        var body = ArrayPool<byte>.Shared.Rent(ReadBlocksRequest.MeasureBody(request.Keys.Length));
+        try
+        {
+            var length = ReadBlocksRequest.Write(body, request.Namespace, request.FirstLayer, request.LayerCount, request.Keys.Span);
+            await connection.SendAsync(Opcode.ReadBlocks, body.AsMemory(0, length), new ReadBlocksSink(request, receiver, limits), cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    public async ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        var blocks = request.Blocks.Span;
+        if (outcomes.Length < blocks.Length)
+        {
+            throw new ArgumentException($"{blocks.Length} blocks need as many outcomes, got room for {outcomes.Length}.", nameof(outcomes));
+        }
+
+        var firstSegment = SegmentsOfChunks(request);
+
+        var connection = await pool.GetAsync(cancellationToken);
+        BlockExtents[] reserved;
+        ChunkExtent[] extents;
+        try
+        {
+            (reserved, extents) = await DataPlaneCalls.ReserveAsync(connection, limits, request, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            outcomes.Span[..request.Blocks.Length].Fill(refused.Status);
+            return;
+        }
+
+        var writing = 0;
+        var chunkCount = 0;
+        for (var i = 0; i < reserved.Length; i++)
+        {
+            var ok = reserved[i].Status == FrameStatus.Ok && reserved[i].ExtentCount == request.Blocks.Span[i].ChunkCount;
+            outcomes.Span[i] = ok ? FrameStatus.Ok : reserved[i].Status == FrameStatus.Ok ? FrameStatus.BadRequest : reserved[i].Status;
+            if (ok)
+            {
+                writing++;
+                chunkCount += reserved[i].ExtentCount;
+            }
+        }
+
+        if (writing == 0)
+        {
+            return;
+        }
+
+        var items = new ExtentIo[chunkCount];
+        var payloads = new List<ReadOnlyMemory<byte>>(chunkCount * 2);
+        var handles = new ulong[writing];
+        var (n, h) = (0, 0);
+        for (var i = 0; i < reserved.Length; i++)
+        {
+            if (outcomes.Span[i] != FrameStatus.Ok)
+            {
+                continue;
+            }
+
+            handles[h++] = reserved[i].Handle;
+            var block = request.Blocks.Span[i];
+            for (var c = 0; c < block.ChunkCount; c++)
+            {
+                var extent = extents[reserved[i].FirstExtent + c];
+                items[n++] = new ExtentIo(reserved[i].Handle, extent.Offset, extent.Length);
+                for (var segment = firstSegment[block.FirstChunk + c]; segment < firstSegment[block.FirstChunk + c + 1]; segment++)
+                {
+                    payloads.Add(request.Payloads.Span[segment]);
+                }
+            }
+        }
+
+        // The node serves a connection's requests in order, so the commit can follow the write without waiting.
+        var write = DataPlaneCalls.WriteAsync(connection, items, [.. payloads], cancellationToken).AsTask();
+        var commit = DataPlaneCalls.CommitAsync(connection, handles, cancellationToken).AsTask();
+        await Task.WhenAll(write, commit);
+        var committed = await commit;
+        h = 0;
+        for (var i = 0; i < reserved.Length; i++)
+        {
+            if (outcomes.Span[i] == FrameStatus.Ok)
+            {
+                outcomes.Span[i] = committed[h++];
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => pool.DisposeAsync();
+
+    /// <summary>Index of each chunk's first payload segment (one more entry: the end).</summary>
+    /// <exception cref="ArgumentException">The segments do not add up to the declared chunks.</exception>
+    private static int[] SegmentsOfChunks(BlockWrite request)
+    {
+        var chunks = request.Chunks.Span;
+        var segments = request.Payloads.Span;
+        var first = new int[chunks.Length + 1];
+        var next = 0;
+        for (var c = 0; c < chunks.Length; c++)
+        {
+            first[c] = next;
+            long left = chunks[c].Length;
+            while (left > 0 && next < segments.Length)
+            {
+                left -= segments[next++].Length;
+            }
+
+            if (left != 0)
+            {
+                throw new ArgumentException($"The payload segments do not add up to chunk {c}'s declared {chunks[c].Length} bytes.", nameof(request));
+            }
+        }
+
+        first[chunks.Length] = next;
+        return next == segments.Length ? first
+            : throw new ArgumentException($"{segments.Length - next} payload segments are left over after the declared chunks.", nameof(request));
+    }
+}

@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using KvTier.BlockDirectory;
+using KvTier.Core;
+using KvTier.Core.Hashing;
+using KvTier.Core.Layout;
+using KvTier.Transport;
+
+namespace KvTier.Client.Tests;
+
+/// <summary>The client's loads and stores go through <see cref="INodeChannel"/>, so another transport (RDMA) plugs in
+/// without changing them, and the client verifies every chunk whatever transport delivered it.</summary>
+public sealed class TransportSeamTests
+{
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Loads_and_stores_go_through_the_channel_at_most_one_read_per_connection_to_each_node()
+    {
+        var ns = TestCluster.Namespace("none");
+        await using var cluster = await TestCluster.StartAsync(2, null, ns);
+        var channels = new ConcurrentBag<RecordingChannel>();
+        await using var tcp = cluster.Client();
+        await using var client = cluster.Client(info => Record(channels, new RecordingChannel(OpenTcp(tcp, info))));
+        var chain = TestCluster.Chain(12, seed: 31);
+        var source = TestCluster.RandomBlocks(ns, 12, seed: 32);
+
+        var stored = await client.StoreAsync(ns, chain, 0, source, Token);
+        var destination = new byte[source.Length];
+        var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination, null, Token);
+
+        Assert.Equal(new StoreResult(12, 0, 0), stored);
+        Assert.Equal(12, loaded.LoadedBlocks);
+        Assert.Equal(source, destination);
+        Assert.Equal(12, channels.Sum(c => c.BlocksStored));
+        Assert.Equal(12, channels.Sum(c => c.BlocksRead));
+        Assert.All(channels.Where(c => c.BlocksRead > 0), c => Assert.InRange(c.Reads, 1, client.Options.ConnectionsPerNode));
+    }
+
+    [Fact]
+    public async Task A_load_larger_than_one_answer_may_hold_is_split_into_several_reads()
+    {
+        var ns = TestCluster.Namespace("none");
+        await using var cluster = await TestCluster.StartAsync(1, null, ns);
+        await using var tcp = cluster.Client();
+        var chain = TestCluster.Chain(12, seed: 35);
+        var source = TestCluster.RandomBlocks(ns, 12, seed: 36);
+        await tcp.StoreAsync(ns, chain, 0, source, Token);
+        var channels = new ConcurrentBag<RecordingChannel>();
+        // Room for 4 blocks of 2 chunks of 2 KiB (plus headers) per answer.
+        await using var client = cluster.Client(info => Record(channels, new RecordingChannel(OpenTcp(tcp, info))),
+            limits: new FrameLimits { MaxBodyBytes = 20_000 });
+
+        var destination = new byte[source.Length];
+        var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination, null, Token);
+
+        Assert.Equal(12, loaded.LoadedBlocks);
+        Assert.Equal(source, destination);
+        Assert.Equal(3, channels.Single().Reads);
+    }
+
+    [Theory]
+    [InlineData("none", 128)] // 512 KiB chunks: received in place, verified in the caller's buffer
+    [InlineData("none", 16)] // 2 KiB chunks: received into staging, verified while copied out
+    [InlineData("lz4", 16)] // received into staging, verified while decoding
+    public async Task A_chunk_corrupted_in_transport_fails_its_block_and_ends_the_prefix_there(string codec, int tokensPerBlock)
+    {
+        var ns = new KvNamespace("seam", "main", new KvLayout(2, 8, 128, KvDataType.BFloat16, tokensPerBlock), "tests",
+            BlockHashAlgorithm.Xxh3, codec, 1000);
+        await using var cluster = await TestCluster.StartAsync(1, null, ns);
+        await using var tcp = cluster.Client();
+        var chain = TestCluster.Chain(6, seed: 33);
+        var source = TestCluster.RandomBlocks(ns, 6, seed: 34);
+        await tcp.StoreAsync(ns, chain, 0, source, Token);
+        // A transport that flips one payload bit of block 4, layer 1: the node's checks cannot see it.
+        var channels = new ConcurrentBag<RecordingChannel>();
+        await using var client = cluster.Client(info => Record(channels, new RecordingChannel(OpenTcp(tcp, info), flipKey: chain[4], flipLayer: 1)));
+
+        var destination = new byte[source.Length];
+        var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination, null, Token);
+
+        Assert.Equal(4, loaded.LoadedBlocks);
+        Assert.Contains("block 4", loaded.FirstFailure, StringComparison.Ordinal);
+        Assert.Equal(codec == "none" && tokensPerBlock == 128, channels.Sum(c => c.ChunksPlaced) > 0);
+        var chunk = ns.Layout.BytesPerLayerChunk;
+        for (var layer = 0; layer < ns.Layout.Layers; layer++)
+        {
+            Assert.True(source.AsSpan(layer * 6 * chunk, 4 * chunk).SequenceEqual(destination.AsSpan(layer * 6 * chunk, 4 * chunk)));
+        }
+    }
+
+    private static INodeChannel OpenTcp(KvTierClient tcp, NodeInfo info) =>
+        tcp.GetChannelAsync(info.Id, Token).AsTask().GetAwaiter().GetResult()!;
+
+    private static RecordingChannel Record(ConcurrentBag<RecordingChannel> all, RecordingChannel channel)
+    {
+        all.Add(channel);
+        return channel;
+    }
+
+    /// <summary>Wraps a real channel: counts calls, and can flip a bit of one chunk on its way to the receiver.</summary>
+    private sealed class RecordingChannel(INodeChannel inner, BlockKey? flipKey = null, int flipLayer = -1) : INodeChannel
+    {
+        private int reads;
+        private int blocksRead;
+        private int blocksStored;
+        private int chunksPlaced;
+
+        public int Reads => reads;
+
+        public int ChunksPlaced => chunksPlaced;
+
+        public int BlocksRead => blocksRead;
+
+        public int BlocksStored => blocksStored;
+
+        public string Peer => inner.Peer;
+
+        public ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref reads);
+            Interlocked.Add(ref blocksRead, request.Keys.Length);
+            return inner.ReadBlocksAsync(request, new Flipping(this, receiver, request, flipKey, flipLayer), cancellationToken);
+        }
+
+        public async ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+        {
+            await inner.StoreBlocksAsync(request, outcomes, cancellationToken);
+            Interlocked.Add(ref blocksStored, outcomes.Span[..request.Blocks.Length].Count(FrameStatus.Ok));
+        }
+
+        // The inner channel belongs to the plain TCP client, which disposes it.
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+        private sealed class Flipping(RecordingChannel channel, IBlockReadReceiver inner, BlockRead request, BlockKey? flipKey, int flipLayer)
+            : IBlockReadReceiver
+        {
+            private Memory<byte> placed;
+
+            public CancellationToken Abandoned => inner.Abandoned;
+
+            public void BlockAnswered(int block, FrameStatus status) => inner.BlockAnswered(block, status);
+
+            public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
+            {
+                if (!IsTarget(block, layer))
+                {
+                    inner.ChunkReceived(block, layer, chunk);
+                    return;
+                }
+
+                var copy = chunk.ToArray();
+                copy[^1] ^= 0x01;
+                inner.ChunkReceived(block, layer, copy);
+            }
+
+            public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength)
+            {
+                var memory = inner.PlaceChunk(block, layer, length, out headLength);
+                if (!memory.IsEmpty)
+                {
+                    Interlocked.Increment(ref channel.chunksPlaced);
+                }
+
+                if (IsTarget(block, layer))
+                {
+                    placed = memory;
+                }
+
+                return memory;
+            }
+
+            public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+            {
+                if (complete && IsTarget(block, layer))
+                {
+                    placed.Span[^1] ^= 0x01;
+                }
+
+                inner.ChunkPlaced(block, layer, head, complete);
+            }
+
+            private bool IsTarget(int block, int layer) => request.FirstLayer + layer == flipLayer && request.Keys.Span[block] == flipKey;
+        }
+    }
+}
