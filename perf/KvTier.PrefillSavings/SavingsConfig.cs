@@ -7,7 +7,7 @@ namespace KvTier.PrefillSavings;
 public sealed record SavingsConfig
 {
     /// <summary>"simulate" (no bytes moved), "replay" (real nodes and client) or "both".</summary>
-    public string Mode { get; init; } = "simulate";
+    public string Mode { get; init; } = "both";
 
     /// <summary>A Mooncake-format trace; null for the built-in synthetic workload.</summary>
     public string? TracePath { get; init; }
@@ -61,9 +61,9 @@ public sealed record SavingsConfig
     /// <summary>Replay: host arena of each node, in MiB (the tier's capacity).</summary>
     public int ArenaMiB { get; init; } = 512;
 
-    /// <summary>Replay: network throughput (GB/s) the TTFT estimate loads full-size blocks at; null extrapolates the load
-    /// time measured here (times the scale factor).</summary>
-    public double? LoadGBps { get; init; }
+    /// <summary>Replay: throughput (GB/s) at which the TTFT estimate loads full-size blocks into the GPU server: the
+    /// deployment's link (25: one 200 Gb/s RDMA NIC). The estimate from the throughput measured here is reported too.</summary>
+    public double LinkGBps { get; init; } = 25;
 
     /// <summary>Replay: most requests replayed, from the start of the workload (0: all).</summary>
     public int ReplayRequests { get; init; }
@@ -120,9 +120,9 @@ public sealed record SavingsConfig
             throw new ArgumentException($"--gpu-cache-gib must be a finite number >= 0; got {GpuCacheGiB}.");
         }
 
-        if (LoadGBps is { } gbps && !(gbps > 0 && double.IsFinite(gbps)))
+        if (!(LinkGBps > 0 && double.IsFinite(LinkGBps)))
         {
-            throw new ArgumentException($"--load-gbps must be a positive number; got {gbps}.");
+            throw new ArgumentException($"--link-gbps must be a positive number; got {LinkGBps}.");
         }
 
         if (TimeBuckets is < 1 or > 1000 || ReplayRequests < 0)

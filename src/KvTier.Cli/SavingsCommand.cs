@@ -17,7 +17,7 @@ internal static class SavingsCommand
     [
         "mode", "trace", "requests", "seed", "mix", "shared-prefixes", "skew", "first", "sample", "time-compression",
         "model", "gpu", "profiles", "prefill-tokens-per-second", "usd-per-gpu-hour", "gpu-cache-gib",
-        "capacities", "policies", "sim-nodes", "nodes", "scale", "codec", "arena-mib", "replay-requests", "load-gbps", "out",
+        "capacities", "policies", "sim-nodes", "nodes", "scale", "codec", "arena-mib", "replay-requests", "link-gbps", "out",
     ];
 
     public static int Run(string[] args)
@@ -65,7 +65,7 @@ internal static class SavingsCommand
             Codec = options.Get("codec", defaults.Codec),
             ArenaMiB = options.GetInt("arena-mib", defaults.ArenaMiB, 16, 65536),
             ReplayRequests = options.GetInt("replay-requests", 0, 0, int.MaxValue),
-            LoadGBps = options.Get("load-gbps", "") is { Length: > 0 } ? GetDouble(options, "load-gbps", 0) : null,
+            LinkGBps = GetDouble(options, "link-gbps", defaults.LinkGBps),
             OutputDirectory = Path.GetFullPath(options.Get("out", defaults.OutputDirectory)),
         };
 
@@ -107,7 +107,8 @@ internal static class SavingsCommand
                                           processes with a redis-server directory on loopback
           --scale N --codec NAME --arena-mib N --replay-requests N   replay payload scale-down (power of two),
                                           block codec, arena per node, most requests replayed
-          --load-gbps X                   TTFT: load full-size blocks at X GB/s (default: the throughput measured here)
+          --link-gbps X                   TTFT: load full-size blocks at X GB/s (25: a 200 Gb/s RDMA NIC); the estimate
+                                          from the throughput measured here is reported beside it
           --out DIR                       report folder (out/prefill-savings)
         """;
 

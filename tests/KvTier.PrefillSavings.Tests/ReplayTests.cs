@@ -44,7 +44,7 @@ public sealed class ReplayTests : IDisposable
     [Fact]
     public async Task A_small_trace_replays_on_the_in_process_node_with_every_loaded_byte_verified()
     {
-        var (report, _) = await SavingsJob.RunAsync(Config(1), new ProgressLine(TextWriter.Null, inPlace: false), Token);
+        var (report, index) = await SavingsJob.RunAsync(Config(1), new ProgressLine(TextWriter.Null, inPlace: false), Token);
 
         var replay = report.Replay!;
         // Hits by hand: r2 loads blocks 1, 2; r3 loads 1, 2, 3; r1 and r4 miss everything.
@@ -60,6 +60,9 @@ public sealed class ReplayTests : IDisposable
         Assert.Equal(0, replay.FailedStoreBlocks);
         Assert.All(replay.TtftWithMsPerRequest.Zip(replay.TtftWithoutMsPerRequest), pair => Assert.True(pair.First > 0 && pair.Second > 0));
         Assert.True(File.Exists(Path.Combine(directory, "report", "ttft-distribution.png")));
+        // The page shows the replay's figures too, each equal to the JSON: 8 workload figures, 4 tier rows of 10 (less
+        // the infinite row's 2 capacities), 19 replay figures and 6 latency rows of 4.
+        Assert.Equal(8 + 38 + 19 + 24, ReportTests.AssertPageMatchesJson(index));
     }
 
     [Fact]

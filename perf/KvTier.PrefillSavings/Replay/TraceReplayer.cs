@@ -45,6 +45,7 @@ internal static class TraceReplayer
         private readonly List<double> storeMs = [];
         private readonly double[] ttftWithout = new double[requests];
         private readonly double[] ttftWith = new double[requests];
+        private readonly double[] ttftWithMeasured = new double[requests];
         private readonly long[] bucketAccesses = new long[config.TimeBuckets];
         private readonly long[] bucketHits = new long[config.TimeBuckets];
         private readonly long[] bucketLoaded = new long[config.TimeBuckets];
@@ -138,12 +139,12 @@ internal static class TraceReplayer
                 bytesLoaded / (double)(1L << 30), bytesStored / (double)(1L << 30),
                 LatencySummary.Of(lookupMs), LatencySummary.Of(loadMs), LatencySummary.Of(storeMs),
                 loadSeconds > 0 ? bytesLoaded / loadSeconds / 1e9 : 0, storeSeconds > 0 ? bytesStored / storeSeconds / 1e9 : 0,
-                LatencySummary.Of(ttftWithout), LatencySummary.Of(ttftWith), loadSlower,
+                config.LinkGBps, LatencySummary.Of(ttftWithout), LatencySummary.Of(ttftWith), LatencySummary.Of(ttftWithMeasured), loadSlower,
                 gpuSecondsSaved, profile.Dollars(gpuSecondsSaved), wallSeconds,
                 [.. bucketHits.Select((hits, bucket) => SimulationSweep.Ratio(hits, bucketAccesses[bucket]))],
                 [.. bucketLoaded.Select(bytes => bytes / (double)(1L << 30))],
                 [.. bucketStored.Select(bytes => bytes / (double)(1L << 30))],
-                ttftWithout, ttftWith);
+                ttftWithout, ttftWith, ttftWithMeasured);
         }
 
         private PreparedWorkload Truncated() =>
@@ -181,18 +182,19 @@ internal static class TraceReplayer
         }
 
         /// <summary>TTFT without the tier prefills the whole prompt; with it, the rest of the prompt plus the load of the
-        /// full-size bytes: the measured time times the scale factor (bandwidth-bound), or at --load-gbps when given; the
-        /// load is not overlapped with compute.</summary>
+        /// full-size bytes, at the configured link throughput and, beside it, at the throughput measured here (the
+        /// measured time times the scale factor: bandwidth-bound). The load is not overlapped with compute.</summary>
         private void Estimate(int request, int savedTokens, int loaded, double loadTime)
         {
             var input = workload.Requests[request].InputLength;
             var overhead = profile.OverheadMs;
             ttftWithout[request] = overhead + (profile.PrefillSeconds(input) * 1000);
-            var fullSizeLoad = config.LoadGBps is { } gbps
-                ? (double)loaded * layers * chunkBytes * config.ScaleFactor / (gbps * 1e9)
-                : loadTime * config.ScaleFactor;
-            ttftWith[request] = overhead + (profile.PrefillSeconds(input - savedTokens) * 1000) + (fullSizeLoad * 1000);
-            loadSlower += savedTokens > 0 && fullSizeLoad > profile.PrefillSeconds(savedTokens) ? 1 : 0;
+            var linkLoad = (double)loaded * layers * chunkBytes * config.ScaleFactor / (config.LinkGBps * 1e9);
+            var measuredLoad = loadTime * config.ScaleFactor;
+            var rest = overhead + (profile.PrefillSeconds(input - savedTokens) * 1000);
+            ttftWith[request] = rest + (linkLoad * 1000);
+            ttftWithMeasured[request] = rest + (measuredLoad * 1000);
+            loadSlower += savedTokens > 0 && linkLoad > profile.PrefillSeconds(savedTokens) ? 1 : 0;
             gpuSecondsSaved += profile.GpuSeconds(savedTokens);
         }
     }

@@ -71,11 +71,14 @@ internal static class HtmlReport
             Latency(html, "load latency (ms, scaled payloads)", "replay.loadMs", replay.LoadMs);
             Latency(html, "store latency (ms, scaled payloads)", "replay.storeMs", replay.StoreMs);
             Latency(html, "TTFT without the tier (ms, estimated)", "replay.ttftWithoutMs", replay.TtftWithoutMs);
-            Latency(html, "TTFT with the tier (ms, estimated)", "replay.ttftWithMs", replay.TtftWithMs);
+            Latency(html, $"TTFT with the tier (ms, estimated, loads at {Figures.Format(replay.LinkGBps, "f1")} GB/s)", "replay.ttftWithMs", replay.TtftWithMs);
+            Latency(html, "TTFT with the tier (ms, estimated, loads at the throughput measured here)", "replay.ttftWithMeasuredMs", replay.TtftWithMeasuredMs);
+            Row(html, "requests whose load is slower than prefilling its tokens", Cell("replay.loadSlowerThanPrefill", replay.LoadSlowerThanPrefill, "int"));
             Row(html, "GPU-seconds saved", Cell("replay.gpuSecondsSaved", replay.GpuSecondsSaved, "f1"));
             Row(html, "USD saved", Cell("replay.usdSaved", replay.UsdSaved, "f2"));
-            html.AppendLine("</table><p>TTFT with the tier = overhead + the uncached tokens' prefill + the measured load time x the scale factor (or full-size bytes at --load-gbps when set; " +
-                "report.json config.loadGBps), not overlapped with compute.</p>");
+            html.AppendLine("</table><p>TTFT with the tier = overhead + the uncached tokens' prefill + the load of the full-size bytes, " +
+                "at the stated link throughput or at the throughput measured here (the measured load time x the scale factor); the load " +
+                "is not overlapped with compute.</p>");
         }
 
         foreach (var (file, caption) in charts)

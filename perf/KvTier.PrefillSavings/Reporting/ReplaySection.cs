@@ -30,9 +30,13 @@ namespace KvTier.PrefillSavings.Reporting;
 /// <param name="LoadGBps">Bytes loaded / time spent loading.</param>
 /// <param name="StoreGBps">Bytes stored / time spent storing.</param>
 /// <param name="TtftWithoutMs">Estimated time to first token without the tier (whole prompt prefilled).</param>
-/// <param name="TtftWithMs">Estimated time to first token with it: the rest of the prompt prefilled, plus the
-/// measured load time times <see cref="ScaleFactor"/> (full-size bytes at the measured throughput).</param>
-/// <param name="LoadSlowerThanPrefill">Requests whose extrapolated load took longer than prefilling the same tokens.</param>
+/// <param name="LinkGBps">Throughput the TTFT estimate loads full-size blocks at.</param>
+/// <param name="TtftWithMs">Estimated time to first token with the tier: the rest of the prompt prefilled, plus the
+/// full-size bytes loaded at <see cref="LinkGBps"/>.</param>
+/// <param name="TtftWithMeasuredMs">The same with the load time measured here times <see cref="ScaleFactor"/> (full-size
+/// bytes at this machine's loopback throughput).</param>
+/// <param name="LoadSlowerThanPrefill">Requests whose load at <see cref="LinkGBps"/> takes longer than prefilling the
+/// same tokens.</param>
 /// <param name="GpuSecondsSaved">Prefill GPU-seconds the loaded tokens would have cost.</param>
 /// <param name="UsdSaved">Those GPU-seconds at the profile's price.</param>
 /// <param name="WallSeconds">Duration of the replay.</param>
@@ -41,6 +45,7 @@ namespace KvTier.PrefillSavings.Reporting;
 /// <param name="GiBStoredOverTime">Bytes stored per time bucket.</param>
 /// <param name="TtftWithoutMsPerRequest">Per request, in replay order.</param>
 /// <param name="TtftWithMsPerRequest">Per request, in replay order.</param>
+/// <param name="TtftWithMeasuredMsPerRequest">Per request, in replay order.</param>
 public sealed record ReplaySection(
     string Cluster,
     int Nodes,
@@ -69,8 +74,10 @@ public sealed record ReplaySection(
     LatencySummary StoreMs,
     double LoadGBps,
     double StoreGBps,
+    double LinkGBps,
     LatencySummary TtftWithoutMs,
     LatencySummary TtftWithMs,
+    LatencySummary TtftWithMeasuredMs,
     long LoadSlowerThanPrefill,
     double GpuSecondsSaved,
     double UsdSaved,
@@ -79,7 +86,8 @@ public sealed record ReplaySection(
     IReadOnlyList<double> GiBLoadedOverTime,
     IReadOnlyList<double> GiBStoredOverTime,
     IReadOnlyList<double> TtftWithoutMsPerRequest,
-    IReadOnlyList<double> TtftWithMsPerRequest);
+    IReadOnlyList<double> TtftWithMsPerRequest,
+    IReadOnlyList<double> TtftWithMeasuredMsPerRequest);
 
 /// <summary>A latency distribution in milliseconds (zeros when nothing was measured).</summary>
 public sealed record LatencySummary(long Count, double Mean, double P50, double P90, double P99, double Max)

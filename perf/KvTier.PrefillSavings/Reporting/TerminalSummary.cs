@@ -38,7 +38,8 @@ public static class TerminalSummary
                 $"loaded {F(replay.GiBLoaded, "f3")} GiB at {F(replay.LoadGBps, "f2")} GB/s (p50 {F(replay.LoadMs.P50, "f2")} ms, p99 {F(replay.LoadMs.P99, "f2")} ms), " +
                 $"stored {F(replay.GiBStored, "f3")} GiB.");
             writer.WriteLine($"  TTFT (estimated) without the tier: p50 {F(replay.TtftWithoutMs.P50, "f1")} ms, p90 {F(replay.TtftWithoutMs.P90, "f1")} ms; " +
-                $"with it: p50 {F(replay.TtftWithMs.P50, "f1")} ms, p90 {F(replay.TtftWithMs.P90, "f1")} ms.");
+                $"with it, loading at {F(replay.LinkGBps, "f1")} GB/s: p50 {F(replay.TtftWithMs.P50, "f1")} ms, p90 {F(replay.TtftWithMs.P90, "f1")} ms; " +
+                $"at the throughput measured here: p50 {F(replay.TtftWithMeasuredMs.P50, "f1")} ms, p90 {F(replay.TtftWithMeasuredMs.P90, "f1")} ms.");
             writer.WriteLine($"  prefill GPU-seconds saved {F(replay.GpuSecondsSaved, "f1")}, USD {F(replay.UsdSaved, "f2")}.");
         }
     }
