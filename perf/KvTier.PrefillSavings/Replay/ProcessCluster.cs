@@ -92,7 +92,7 @@ internal sealed class ProcessCluster : IReplayCluster
             "--host", "127.0.0.1", "--port", "0", "--control-port", "0", "--http-port", "0",
             "--ControlPlane:Host", "127.0.0.1", "--Http:Host", "127.0.0.1",
             "--arena-size", (arenaBytes >> 20).ToString(CultureInfo.InvariantCulture) + "MiB",
-            "--Storage:HugePages", "false", "--Storage:LockMemory", "false", "--Directory:HeartbeatInterval", "00:00:00.500"])
+            "--Storage:HugePages", "false", "--Storage:LockMemory", "false"])
         {
             start.ArgumentList.Add(argument);
         }
