@@ -54,7 +54,7 @@ public sealed class SimulatorTests
             Request(5, 4, 512, 2),
             Request(6, 5, 512, 1));
 
-        var outcome = TierSimulator.Run(workload, new CacheConfig("lru", 2, 1), buckets: 1);
+        var outcome = TierSimulator.Run(workload, new CacheConfig("lru", 2, 1), buckets: 1, NodeModel.Exact);
 
         Assert.Equal([0, 0, 512, 0, 512, 0], outcome.PrefixTokensPerRequest);
         Assert.Equal(2, outcome.PrefixHitBlocks);
@@ -75,7 +75,7 @@ public sealed class SimulatorTests
             Request(5, 4, 512, 1),
             Request(6, 5, 512, 2));
 
-        var outcome = TierSimulator.Run(workload, new CacheConfig("s3-fifo", 2, 1), buckets: 1);
+        var outcome = TierSimulator.Run(workload, new CacheConfig("s3-fifo", 2, 1), buckets: 1, NodeModel.Exact);
 
         Assert.Equal([0, 0, 512, 0, 512, 0], outcome.PrefixTokensPerRequest);
         Assert.Equal(2, outcome.EvictedBlocks);
@@ -105,20 +105,34 @@ public sealed class SimulatorTests
     }
 
     [Fact]
-    public void Placement_over_four_nodes_uses_every_node()
+    public void A_store_past_the_high_watermark_first_evicts_down_to_the_low_one()
     {
-        var workload = SavingsJob.LoadWorkload(new SavingsConfig { Synthetic = new() { Requests = 200, Seed = 4 } });
+        // Capacity 4, watermarks 50 % / 25 %: storing a third block would pass 2, so A and B leave (down to 0 before
+        // the store, one block after it). r4: C hits. r5: B was evicted, a miss.
+        var workload = Workload(
+            Request(1, 0, 512, 1),
+            Request(2, 1, 512, 2),
+            Request(3, 2, 512, 3),
+            Request(4, 3, 512, 3),
+            Request(5, 4, 512, 2));
 
-        var placement = TierSimulator.PlacementOf(workload, 4);
+        var outcome = TierSimulator.Run(workload, new CacheConfig("lru", 4, 1), buckets: 1, new NodeModel(0.5, 0.25, 0));
 
-        Assert.Equal(4, placement.Distinct().Count());
-        Assert.All(placement.GroupBy(node => node), group => Assert.InRange(group.Count(), placement.Length / 8, placement.Length / 2));
+        Assert.Equal([0, 0, 0, 512, 0], outcome.PrefixTokensPerRequest);
+        Assert.Equal(2, outcome.EvictedBlocks);
+    }
+
+    [Fact]
+    public void The_node_model_defaults_are_the_storage_engine_and_node_defaults()
+    {
+        Assert.Equal((0.95, 0.90, 2000.0), (NodeModel.Default.HighWatermark, NodeModel.Default.LowWatermark, NodeModel.Default.HeartbeatMs));
     }
 
     [Theory]
-    [InlineData("lru")]
-    [InlineData("s3-fifo")]
-    public void No_request_of_a_bounded_tier_gets_a_longer_prefix_than_the_unbounded_one(string policy)
+    [InlineData("lru", 1)]
+    [InlineData("s3-fifo", 1)]
+    [InlineData("s3-fifo", 4)]
+    public void No_request_of_a_bounded_tier_gets_a_longer_prefix_than_the_unbounded_one(string policy, int nodes)
     {
         // A bounded tier holds a subset of every block stored so far, which is what the unbounded one holds.
         var workload = SavingsJob.LoadWorkload(new SavingsConfig { Synthetic = new() { Requests = 500, Seed = 5 } });
@@ -126,7 +140,7 @@ public sealed class SimulatorTests
 
         foreach (var capacity in new[] { 20, 320 })
         {
-            var outcome = TierSimulator.Run(workload, new CacheConfig(policy, capacity, 1), 1);
+            var outcome = TierSimulator.Run(workload, new CacheConfig(policy, capacity, nodes), 1);
             Assert.All(Enumerable.Range(0, workload.Requests.Count),
                 request => Assert.True(outcome.PrefixTokensPerRequest[request] <= bound.PrefixTokensPerRequest[request], $"request {request}"));
             Assert.True(outcome.EvictedBlocks > 0);

@@ -130,7 +130,12 @@ internal static class TraceReplayer
         {
             var encodedBlockBytes = (long)layers * chunkBytes;
             var capacityBlocks = arenaBytes * config.ReplayNodes / encodedBlockBytes;
-            var simulated = TierSimulator.Run(Truncated(), new CacheConfig("s3-fifo", Math.Max(capacityBlocks, config.ReplayNodes), config.ReplayNodes), 1);
+            // The nodes heartbeat in wall-clock time while the replay runs faster (or slower) than the trace: give the
+            // simulator the same number of heartbeats per request, in trace time.
+            var replayed = Truncated();
+            var heartbeatMs = NodeModel.Default.HeartbeatMs * replayed.SpanMs / Math.Max(1, wallSeconds * 1000);
+            var simulated = TierSimulator.Run(replayed, new CacheConfig("s3-fifo", Math.Max(capacityBlocks, config.ReplayNodes), config.ReplayNodes), 1,
+                NodeModel.Default with { HeartbeatMs = heartbeatMs });
             return new ReplaySection(
                 cluster, config.ReplayNodes, config.ScaleFactor, encodedBlockBytes, kvNamespace.Codec, arenaBytes, requests,
                 accesses, hitBlocks, SimulationSweep.Ratio(hitBlocks, accesses), hitTokens, SimulationSweep.Ratio(hitTokens, promptTokens),

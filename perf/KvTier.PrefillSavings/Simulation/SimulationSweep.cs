@@ -18,14 +18,13 @@ internal static class SimulationSweep
         var runs = config.SimulateNodes.Count * config.Policies.Count * config.Capacities.Count;
         foreach (var nodes in config.SimulateNodes)
         {
-            var placement = nodes == 1 ? null : TierSimulator.PlacementOf(workload, nodes);
             foreach (var policy in config.Policies)
             {
                 foreach (var capacity in config.Capacities)
                 {
                     var blocks = CapacitySpec.ToBlocks(capacity, workload.UniqueBlocks, fullBlockBytes);
                     progress?.Invoke($"simulate {results.Count + 1}/{runs}: {policy}, {capacity} ({blocks:N0} blocks), {nodes} node(s)");
-                    var outcome = TierSimulator.Run(workload, new CacheConfig(policy, Math.Max(blocks, nodes), nodes), buckets, placement);
+                    var outcome = TierSimulator.Run(workload, new CacheConfig(policy, Math.Max(blocks, nodes), nodes), buckets);
                     results.Add(ToResult($"{PolicyName(policy)} {capacity} x{nodes}", outcome, workload, profile, fullBlockBytes, gpuPrefix));
                 }
             }
