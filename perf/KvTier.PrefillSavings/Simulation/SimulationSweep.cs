@@ -12,7 +12,8 @@ internal static class SimulationSweep
         var buckets = config.TimeBuckets;
         var infinite = TierSimulator.Run(workload, CacheConfig.Infinite, buckets);
         var gpuBlocks = (long)(config.GpuCacheGiB * (1L << 30) / fullBlockBytes);
-        var gpu = gpuBlocks > 0 ? TierSimulator.Run(workload, new CacheConfig("lru", gpuBlocks, 1), buckets) : null;
+        // A GPU prefix cache (vLLM's) evicts one block when full, with no arena watermarks.
+        var gpu = gpuBlocks > 0 ? TierSimulator.Run(workload, new CacheConfig("lru", gpuBlocks, 1), buckets, NodeModel.Exact) : null;
         var gpuPrefix = gpu?.PrefixTokensPerRequest ?? new int[workload.Requests.Count];
         var results = new List<TierResult>();
         var runs = config.SimulateNodes.Count * config.Policies.Count * config.Capacities.Count;
