@@ -50,8 +50,10 @@ case "$command" in
     ;;
   run)
     build_all
-    echo "==> Running the main job"
-    dotnet "src/KvTier.Cli/bin/$CONFIGURATION/net10.0/kvtier.dll" demo "$@"
+    # The report's charts need a font; Debian's minimal images have none.
+    [ -d /usr/share/fonts/truetype/dejavu ] || apt_install fonts-dejavu-core
+    echo "==> Running the main job (prefill savings on a synthetic workload; kvtier savings --help for options)"
+    dotnet "src/KvTier.Cli/bin/$CONFIGURATION/net10.0/kvtier.dll" savings "$@"
     ;;
   bench)
     require_dotnet

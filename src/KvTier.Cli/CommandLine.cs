@@ -6,6 +6,7 @@ internal static class CommandLine
     private static readonly Dictionary<string, (string Summary, Func<string[], int> Run)> Commands =
         new(StringComparer.OrdinalIgnoreCase)
         {
+            ["savings"] = ("prefill-savings job: simulate and replay a workload (synthetic, or --trace FILE), report with charts", SavingsCommand.Run),
             ["demo"] = ("hash a synthetic chat workload into block keys and report the prefill a prefix cache saves", PrefixSharingDemo.Run),
             ["layouts"] = ("print the KV sizes of the built-in model presets", LayoutsCommand.Run),
         };
