@@ -52,7 +52,6 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
         }
 
         var writing = 0;
-        var chunkCount = 0;
         for (var i = 0; i < reserved.Length; i++)
         {
             var ok = reserved[i].Status == FrameStatus.Ok && reserved[i].ExtentCount == request.Blocks.Span[i].ChunkCount;
@@ -60,7 +59,6 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
             if (ok)
             {
                 writing++;
-                chunkCount += reserved[i].ExtentCount;
             }
         }
 
@@ -69,10 +67,12 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
             return;
         }
 
-        var items = new ExtentIo[chunkCount];
-        var payloads = new List<ReadOnlyMemory<byte>>(chunkCount * 2);
         var handles = new ulong[writing];
-        var (n, h) = (0, 0);
+        var writes = new List<Task>();
+        var items = new List<ExtentIo>();
+        var payloads = new List<ReadOnlyMemory<byte>>();
+        long payloadBytes = 0;
+        var h = 0;
         for (var i = 0; i < reserved.Length; i++)
         {
             if (outcomes.Span[i] != FrameStatus.Ok)
@@ -85,7 +85,16 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
             for (var c = 0; c < block.ChunkCount; c++)
             {
                 var extent = extents[reserved[i].FirstExtent + c];
-                items[n++] = new ExtentIo(reserved[i].Handle, extent.Offset, extent.Length);
+                // One WriteExtents body must stay under the frame limit: a large store goes out as several frames,
+                // pipelined on the same connection (a chunk is at most MaxChunkBytes, far below the body limit).
+                if (items.Count > 0 && ExtentIoRequest.MeasureHead(items.Count + 1) + payloadBytes + extent.Length > limits.MaxBodyBytes)
+                {
+                    writes.Add(DataPlaneCalls.WriteAsync(connection, [.. items], [.. payloads], cancellationToken).AsTask());
+                    (items, payloads, payloadBytes) = ([], [], 0);
+                }
+
+                items.Add(new ExtentIo(reserved[i].Handle, extent.Offset, extent.Length));
+                payloadBytes += extent.Length;
                 for (var segment = firstSegment[block.FirstChunk + c]; segment < firstSegment[block.FirstChunk + c + 1]; segment++)
                 {
                     payloads.Add(request.Payloads.Span[segment]);
@@ -93,10 +102,12 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
             }
         }
 
-        // The node serves a connection's requests in order, so the commit can follow the write without waiting.
-        var write = DataPlaneCalls.WriteAsync(connection, items, [.. payloads], cancellationToken).AsTask();
+        writes.Add(DataPlaneCalls.WriteAsync(connection, [.. items], [.. payloads], cancellationToken).AsTask());
+
+        // The node serves a connection's requests in order, so the commit can follow the writes without waiting.
         var commit = DataPlaneCalls.CommitAsync(connection, handles, cancellationToken).AsTask();
-        await Task.WhenAll(write, commit);
+        writes.Add(commit);
+        await Task.WhenAll(writes);
         var committed = await commit;
         h = 0;
         for (var i = 0; i < reserved.Length; i++)

@@ -58,6 +58,31 @@ public sealed class TransportSeamTests
         Assert.Equal(3, channels.Single().Reads);
     }
 
+    [Fact]
+    public async Task A_store_larger_than_one_request_may_hold_goes_out_as_several_writes_and_loads_back_intact()
+    {
+        var ns = TestCluster.Namespace("none");
+        await using var cluster = await TestCluster.StartAsync(1, null, ns);
+        // Room for about 4 blocks of 2 chunks of 2 KiB (plus headers) per WriteExtents body; 12 blocks need several.
+        await using var client = new KvTierClient(cluster.Directory, new KvTierClientOptions
+        {
+            RequestTimeout = TimeSpan.FromSeconds(10),
+            MembershipCacheTime = TimeSpan.Zero,
+            Limits = new FrameLimits { MaxBodyBytes = 20_000 },
+        });
+        var chain = TestCluster.Chain(12, seed: 37);
+        var source = TestCluster.RandomBlocks(ns, 12, seed: 38);
+
+        var stored = await client.StoreAsync(ns, chain, 0, source, Token);
+        await using var reader = cluster.Client();
+        var destination = new byte[source.Length];
+        var loaded = await reader.LoadAsync(ns, await reader.LookupAsync(ns, chain, Token), destination, null, Token);
+
+        Assert.Equal(new StoreResult(12, 0, 0), stored);
+        Assert.Equal(12, loaded.LoadedBlocks);
+        Assert.Equal(source, destination);
+    }
+
     [Theory]
     [InlineData("none", 128)] // 512 KiB chunks: received in place, verified in the caller's buffer
     [InlineData("none", 16)] // 2 KiB chunks: received into staging, verified while copied out
