@@ -106,8 +106,16 @@ internal static class DataPlaneCalls
         return present;
     }
 
+    /// <exception cref="UnauthorizedAccessException">The token may not use the request's namespace: a configuration
+    /// error, which propagates to the caller rather than reading as a node failure.</exception>
     public static void ThrowIfRefused(FrameHeader header, FrameConnection connection)
     {
+        if (header.Status == FrameStatus.Unauthorized)
+        {
+            throw new UnauthorizedAccessException(
+                $"Node {connection.RemoteEndPoint} refused the {header.Opcode} request: this client's token may not use the namespace (Unauthorized).");
+        }
+
         if (header.Status != FrameStatus.Ok)
         {
             throw new NodeRequestException(header.Status,

@@ -21,19 +21,21 @@ public sealed class KvTierClient : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<NodeId, (string Address, NodeConnectionPool Pool)> pools = new();
     private readonly SemaphoreSlim membershipLock = new(1, 1);
+    private readonly Transport.Tcp.FrameConnectionOptions connectionOptions;
     private IReadOnlyList<NodeInfo> liveNodes = [];
     private long membershipFetchedAt;
     private bool membershipFetched;
     private int disposed;
 
     /// <summary>Creates a client over a directory (in-process or Redis); nothing is connected until first use.</summary>
-    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (or a TLS file unusable); the message names it.</exception>
     public KvTierClient(IBlockDirectory directory, KvTierClientOptions? options = null, ILogger? logger = null)
     {
         Directory = directory ?? throw new ArgumentNullException(nameof(directory));
         Options = options ?? new KvTierClientOptions();
         Options.Validate();
         Logger = logger ?? NullLogger.Instance;
+        connectionOptions = DataPlaneSecurity.ConnectionOptions(Options);
     }
 
     /// <summary>The directory the client looks blocks up in and publishes stored blocks to.</summary>
@@ -200,7 +202,7 @@ public sealed class KvTierClient : IAsyncDisposable
             }
 
             var pool = new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode,
-                Options.Limits, Options.RequestTimeout);
+                connectionOptions, Options.RequestTimeout);
             if (pools.TryAdd(node, (info.DataPlaneAddress, pool)))
             {
                 return pool;

@@ -30,4 +30,10 @@ public enum Opcode : byte
 
     /// <summary>Which of a batch of keys the node holds.</summary>
     ContainsBlocks = 8,
+
+    /// <summary>Opens a connection: the body is the bearer token (UTF-8; empty without one). Answered by the listener
+    /// itself, never by a handler: <see cref="FrameStatus.Ok"/>, or <see cref="FrameStatus.Unauthorized"/> with the
+    /// reason as UTF-8 text, after which the node closes the connection. Where the node requires authentication it
+    /// must be a connection's first frame. Numbered apart from the verbs, which grow from 1.</summary>
+    Authenticate = 32,
 }

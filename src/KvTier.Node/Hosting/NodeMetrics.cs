@@ -1,5 +1,6 @@
 using KvTier.Node.Metrics;
 using KvTier.Storage;
+using KvTier.Transport.Tcp;
 
 namespace KvTier.Node.Hosting;
 
@@ -36,5 +37,16 @@ internal static class NodeMetrics
         Gauge("kvtier_active_leases", "Read leases live now.", s => s.ActiveLeases);
         Gauge("kvtier_arena_fragmentation", "1 - largest free extent / free arena bytes.", s => s.AllocatorFragmentation);
         metrics.Gauge("kvtier_data_plane_connections", "Data-plane connections open now.", () => connections());
+    }
+
+    /// <summary>Connections the data plane closed for a failed TLS handshake, a refused token, or a protocol violation.</summary>
+    public static void RegisterDataPlane(MetricsRegistry metrics, Func<FrameServer?> server)
+    {
+        metrics.CounterFrom("kvtier_data_plane_tls_failures_total", "Data-plane connections closed for a failed TLS handshake (or plain text on a TLS node).",
+            () => server()?.TlsFailures ?? 0);
+        metrics.CounterFrom("kvtier_data_plane_auth_failures_total", "Data-plane connections closed for a missing or unknown bearer token.",
+            () => server()?.AuthenticationFailures ?? 0);
+        metrics.CounterFrom("kvtier_data_plane_protocol_violations_total", "Data-plane connections closed because the peer broke the protocol.",
+            () => server()?.ProtocolViolations ?? 0);
     }
 }

@@ -15,10 +15,18 @@ public sealed class FrameResponder
     /// <summary>Whether the current request was answered.</summary>
     public bool HasResponded { get; private set; }
 
+    /// <summary>The status the current request was answered with.</summary>
+    internal FrameStatus Status { get; private set; }
+
+    /// <summary>Body bytes of the current answer.</summary>
+    internal long BodyBytes { get; private set; }
+
     internal void Begin(FrameHeader requestHeader)
     {
         request = requestHeader;
         HasResponded = false;
+        Status = FrameStatus.Ok;
+        BodyBytes = 0;
     }
 
     /// <summary>Answers with a single-segment body (possibly empty).</summary>
@@ -39,6 +47,8 @@ public sealed class FrameResponder
         }
 
         HasResponded = true;
+        Status = status;
+        BodyBytes = body.Length;
         new FrameHeader(request.Opcode, FrameFlags.Response, status, request.RequestId, (int)body.Length).WriteTo(headerBuffer);
         await stream.WriteAsync(headerBuffer, cancellationToken);
         foreach (var segment in body)
