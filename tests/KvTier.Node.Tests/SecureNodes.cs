@@ -45,10 +45,10 @@ internal static class SecureNodes
     /// certificate (when asked), and a token.</summary>
     public static FrameConnectionOptions DataPlane(TestCertificates? certificates, string? token = null, bool clientCertificate = false,
         string? caFile = null) => new()
-    {
-        Token = token,
-        Tls = certificates is null ? null : ClientTls(certificates, caFile ?? certificates.CaFile, clientCertificate, "localhost"),
-    };
+        {
+            Token = token,
+            Tls = certificates is null ? null : ClientTls(certificates, caFile ?? certificates.CaFile, clientCertificate, "localhost"),
+        };
 
     /// <summary>A gRPC channel to the node's control plane (https with the test CA when <paramref name="certificates"/>
     /// is given).</summary>

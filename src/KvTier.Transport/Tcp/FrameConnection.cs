@@ -124,7 +124,11 @@ public sealed class FrameConnection : IAsyncDisposable
                 await stream.WriteAsync(sendHeader, closing.Token);
                 foreach (var segment in body)
                 {
-                    await stream.WriteAsync(segment, closing.Token);
+                    // An empty write is not free: on a connection the node already closed it fails with EPIPE.
+                    if (!segment.IsEmpty)
+                    {
+                        await stream.WriteAsync(segment, closing.Token);
+                    }
                 }
             }
             finally
@@ -132,9 +136,12 @@ public sealed class FrameConnection : IAsyncDisposable
                 writeLock.Release();
             }
         }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception error) when ((error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                                      && !request.Completion.Task.IsCompletedSuccessfully)
         {
-            // A half-written frame poisons the stream for every other request.
+            // A half-written frame poisons the stream for every other request. (A request already answered keeps its
+            // answer: a node that answers and then closes, as one refusing a connection does, can beat our write's
+            // completion.)
             Fail(error as IOException ?? new IOException($"Sending to {RemoteEndPoint} failed: {error.Message}", error));
             throw failure!;
         }

@@ -21,4 +21,7 @@ public sealed class FrameConnectionContext
 
     /// <summary>Whether the connection completed its <see cref="Opcode.Authenticate"/> frame.</summary>
     public bool IsAuthenticated { get; internal set; }
+
+    /// <summary>Frames received so far.</summary>
+    public long FramesReceived { get; internal set; }
 }

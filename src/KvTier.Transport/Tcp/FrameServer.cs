@@ -169,6 +169,14 @@ public sealed class FrameServer : IAsyncDisposable
         }
         finally
         {
+            if (context.TlsProtocol != SslProtocols.None && context.FramesReceived == 0 && !stopping.IsCancellationRequested)
+            {
+                // With TLS 1.3 a client checks the node's certificate after the handshake completed on this side, so a
+                // client that refuses the certificate shows here only as a close before its first frame.
+                logger.LogInformation("TLS connection from {Peer} closed before its first frame: the client may have refused the node certificate",
+                    context.RemoteEndPoint);
+            }
+
             await stream.DisposeAsync();
             Interlocked.Decrement(ref openConnections);
         }
@@ -187,6 +195,7 @@ public sealed class FrameServer : IAsyncDisposable
             }
 
             var started = Stopwatch.GetTimestamp();
+            context.FramesReceived++;
             var frame = FrameHeader.Read(header, limits);
             if ((frame.Flags & FrameFlags.Response) != 0)
             {
