@@ -233,7 +233,13 @@ public sealed class NodeSecurityProcessTests : IDisposable
         }
 
         using var http = new HttpClient();
-        var metrics = await http.GetStringAsync(new Uri($"http://{node.Http}/metrics"), Token);
+        var metrics = "";
+        for (var scrape = 0; scrape < 100 && !metrics.Contains("opcode=\"ContainsBlocks\"", StringComparison.Ordinal); scrape++)
+        {
+            // Each request is recorded just after its answer was written; the last one may land a moment later.
+            metrics = await http.GetStringAsync(new Uri($"http://{node.Http}/metrics"), Token);
+            await Task.Delay(50, Token);
+        }
 
         Assert.Contains("# TYPE kvtier_data_plane_request_seconds histogram", metrics, StringComparison.Ordinal);
         Assert.Contains("kvtier_data_plane_request_seconds_bucket{opcode=\"Ping\",le=\"+Inf\"} 5\n", metrics, StringComparison.Ordinal);
