@@ -44,10 +44,6 @@ public sealed class DataPlaneRequestMetrics : IFrameRequestObserver
         return metrics;
     }
 
-    /// <summary>Requests answered with <paramref name="opcode"/> and <paramref name="status"/> so far.</summary>
-    public long Requests(Opcode opcode, FrameStatus status) =>
-        Interlocked.Read(ref requests[(OpcodeIndex[(int)opcode] * Statuses.Length) + StatusIndex[(int)status]]);
-
     /// <inheritdoc/>
     public void RequestAnswered(Opcode opcode, FrameStatus status, long requestBytes, long responseBytes, long startTimestamp)
     {
