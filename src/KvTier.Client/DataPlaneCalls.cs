@@ -1,13 +1,40 @@
 using System.Buffers;
+using KvTier.Core;
 using KvTier.Transport;
 using KvTier.Transport.Messages;
 using KvTier.Transport.Tcp;
 
 namespace KvTier.Client;
 
-/// <summary>The store-side request/response pairs of the TCP data plane on one connection.</summary>
+/// <summary>Request/response pairs of the TCP data plane on one connection: stores, and the lease verbs.</summary>
 internal static class DataPlaneCalls
 {
+    /// <summary>Leases blocks and returns their chunk extents: the contract one-sided (RDMA) reads fetch from. TCP loads
+    /// use ReadBlocks instead; this stays for the RDMA path and for tests of tenant-scoped leases.</summary>
+    public static async ValueTask<(BlockExtents[] Blocks, ChunkExtent[] Extents)> LeaseAsync(FrameConnection connection, FrameLimits limits,
+        NamespaceId ns, int firstLayer, int layerCount, TimeSpan lease, BlockKey[] keys, CancellationToken cancellationToken)
+    {
+        var body = ArrayPool<byte>.Shared.Rent(LeaseBlocksRequest.MeasureBody(keys.Length));
+        try
+        {
+            var length = LeaseBlocksRequest.Write(body, ns, firstLayer, layerCount, (int)lease.TotalMilliseconds, keys);
+            using var sink = new BufferedResponseSink();
+            var header = await connection.SendAsync(Opcode.LeaseBlocks, body.AsMemory(0, length), sink, cancellationToken);
+            ThrowIfRefused(header, connection);
+            var blocks = new BlockExtents[keys.Length];
+            var extents = new ChunkExtent[keys.Length * layerCount];
+            BlockExtentsResponse.Read(sink.Body.Span, limits, keys.Length, blocks, extents, out _);
+            return (blocks, extents);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+    }
+
+    public static ValueTask<FrameStatus[]> ReleaseAsync(FrameConnection connection, ulong[] handles, CancellationToken cancellationToken) =>
+        HandlesAsync(connection, Opcode.ReleaseLeases, handles, cancellationToken);
+
     public static ValueTask<FrameStatus[]> CommitAsync(FrameConnection connection, ulong[] handles, CancellationToken cancellationToken) =>
         HandlesAsync(connection, Opcode.CommitBlocks, handles, cancellationToken);
 
@@ -47,8 +74,16 @@ internal static class DataPlaneCalls
         return ReadStatuses(sink, items.Length);
     }
 
+    /// <exception cref="UnauthorizedAccessException">The token may not use the request's namespace: a configuration
+    /// error, which propagates to the caller rather than reading as a node failure.</exception>
     public static void ThrowIfRefused(FrameHeader header, FrameConnection connection)
     {
+        if (header.Status == FrameStatus.Unauthorized)
+        {
+            throw new UnauthorizedAccessException(
+                $"Node {connection.RemoteEndPoint} refused the {header.Opcode} request: this client's token may not use the namespace (Unauthorized).");
+        }
+
         if (header.Status != FrameStatus.Ok)
         {
             throw new NodeRequestException(header.Status,

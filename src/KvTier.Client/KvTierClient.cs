@@ -23,13 +23,14 @@ public sealed class KvTierClient : IAsyncDisposable
     private readonly ConcurrentDictionary<NodeId, (string Address, INodeChannel Channel)> channels = new();
     private readonly Func<NodeInfo, INodeChannel> openChannel;
     private readonly SemaphoreSlim membershipLock = new(1, 1);
+    private readonly Transport.Tcp.FrameConnectionOptions connectionOptions;
     private IReadOnlyList<NodeInfo> liveNodes = [];
     private long membershipFetchedAt;
     private bool membershipFetched;
     private int disposed;
 
     /// <summary>Creates a client over a directory (in-process or Redis); nothing is connected until first use.</summary>
-    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (or a TLS file unusable); the message names it.</exception>
     public KvTierClient(IBlockDirectory directory, KvTierClientOptions? options = null, ILogger? logger = null)
         : this(directory, options, logger, null)
     {
@@ -43,6 +44,7 @@ public sealed class KvTierClient : IAsyncDisposable
         Options = options ?? new KvTierClientOptions();
         Options.Validate();
         Logger = logger ?? NullLogger.Instance;
+        connectionOptions = DataPlaneSecurity.ConnectionOptions(Options);
         this.openChannel = openChannel ?? OpenTcpChannel;
     }
 
@@ -228,7 +230,7 @@ public sealed class KvTierClient : IAsyncDisposable
     }
 
     private TcpNodeChannel OpenTcpChannel(NodeInfo info) =>
-        new(new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode, Options.Limits,
+        new(new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode, connectionOptions,
             Options.RequestTimeout), Options.Limits);
 
     private sealed unsafe class NativeMemoryManager(nint pointer, int length) : MemoryManager<byte>

@@ -29,6 +29,16 @@ public sealed record KvTierClientOptions
     /// <summary>Protocol limits (must not exceed the nodes').</summary>
     public FrameLimits Limits { get; init; } = FrameLimits.Default;
 
+    /// <summary>TLS to the nodes' data plane (null: plain TCP). Must match the nodes: a TLS client cannot talk to a
+    /// plain node or the other way round, and says so.</summary>
+    public KvTierTlsOptions? Tls { get; init; }
+
+    /// <summary>Bearer token sent when each data-plane connection opens (null: none, for nodes without
+    /// authentication). A refused token, a TLS failure, or a namespace the token may not use is a configuration
+    /// error: the operation throws (<see cref="System.Security.Authentication.AuthenticationException"/> or
+    /// <see cref="UnauthorizedAccessException"/>) instead of reporting a cache miss.</summary>
+    public string? Token { get; init; }
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using KvTier.Transport;
 using KvTier.Transport.Tcp;
 
 namespace KvTier.Client;
@@ -8,16 +7,16 @@ namespace KvTier.Client;
 internal sealed class NodeConnectionPool : IAsyncDisposable
 {
     private readonly EndPoint endpoint;
-    private readonly FrameLimits limits;
+    private readonly FrameConnectionOptions options;
     private readonly TimeSpan connectTimeout;
     private readonly FrameConnection?[] slots;
     private readonly SemaphoreSlim[] slotLocks;
     private int next;
 
-    public NodeConnectionPool(EndPoint endpoint, int size, FrameLimits limits, TimeSpan connectTimeout)
+    public NodeConnectionPool(EndPoint endpoint, int size, FrameConnectionOptions options, TimeSpan connectTimeout)
     {
         this.endpoint = endpoint;
-        this.limits = limits;
+        this.options = options;
         this.connectTimeout = connectTimeout;
         slots = new FrameConnection?[size];
         slotLocks = new SemaphoreSlim[size];
@@ -31,6 +30,8 @@ internal sealed class NodeConnectionPool : IAsyncDisposable
 
     /// <summary>A healthy connection (round robin over the slots).</summary>
     /// <exception cref="IOException">The node cannot be reached.</exception>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">TLS failed or the node refused the
+    /// token (a configuration error, not a node failure: callers let it propagate).</exception>
     public async ValueTask<FrameConnection> GetAsync(CancellationToken cancellationToken)
     {
         var slot = (int)((uint)Interlocked.Increment(ref next) % (uint)slots.Length);
@@ -58,7 +59,7 @@ internal sealed class NodeConnectionPool : IAsyncDisposable
             timeout.CancelAfter(connectTimeout);
             try
             {
-                connection = await FrameConnection.ConnectAsync(endpoint, limits, timeout.Token);
+                connection = await FrameConnection.ConnectAsync(endpoint, options, timeout.Token);
             }
             catch (Exception error) when (error is System.Net.Sockets.SocketException
                 || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))

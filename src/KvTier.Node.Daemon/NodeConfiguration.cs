@@ -32,6 +32,10 @@ internal static class NodeConfiguration
         ["--directory"] = "Directory:Kind",
         ["--redis"] = "Directory:Redis",
         ["--drain-timeout"] = "Timing:DrainTimeout",
+        ["--tls-cert"] = "Tls:CertificateFile",
+        ["--tls-key"] = "Tls:KeyFile",
+        ["--tls-client-ca"] = "Tls:ClientCaFile",
+        ["--tokens-file"] = "Auth:TokensFile",
     };
 
     /// <summary>The options, or every problem found (unknown keys, unparsable values, failed validation).</summary>

@@ -7,19 +7,62 @@ using KvTier.Transport.ControlPlane;
 namespace KvTier.Node;
 
 /// <summary>The namespaces a node serves. Data-plane requests naming any other namespace are refused, so a
-/// client cannot store or probe blocks under an id nobody registered.</summary>
+/// client cannot store or probe blocks under an id nobody registered. After <see cref="OpenFile"/> every change is
+/// persisted (<see cref="NamespaceFile"/>) before it takes effect, so a restarted node serves the namespaces it had.</summary>
 public sealed class NamespaceRegistry
 {
     private readonly ConcurrentDictionary<NamespaceId, KvNamespace> namespaces = new();
+    private readonly Lock changeLock = new();
+    private string? filePath;
 
     /// <summary>Registered namespaces.</summary>
     public IReadOnlyCollection<KvNamespace> All => [.. namespaces.Values];
 
-    /// <summary>Registers a namespace (idempotent) and returns its id.</summary>
+    /// <summary>Where the namespaces are persisted; null while they live in memory only.</summary>
+    public string? FilePath => filePath;
+
+    /// <summary>Loads the namespaces persisted in <paramref name="directory"/> (adding them to any registered
+    /// already) and persists every later change there.</summary>
+    /// <exception cref="InvalidDataException">The file is corrupt; the message names it.</exception>
+    /// <exception cref="IOException">The file cannot be written.</exception>
+    public int OpenFile(string directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var path = Path.Combine(directory, NamespaceFile.FileName);
+        lock (changeLock)
+        {
+            var loaded = NamespaceFile.Read(path);
+            foreach (var kvNamespace in loaded)
+            {
+                namespaces.TryAdd(kvNamespace.Id, kvNamespace);
+            }
+
+            NamespaceFile.Write(path, namespaces.Values);
+            filePath = path;
+            return loaded.Count;
+        }
+    }
+
+    /// <summary>Registers a namespace (idempotent) and returns its id; persisted before it is served.</summary>
+    /// <exception cref="IOException">The namespaces file could not be written; the namespace is not registered.</exception>
     public NamespaceId Register(KvNamespace kvNamespace)
     {
         ArgumentNullException.ThrowIfNull(kvNamespace);
-        namespaces.TryAdd(kvNamespace.Id, kvNamespace);
+        lock (changeLock)
+        {
+            if (namespaces.ContainsKey(kvNamespace.Id))
+            {
+                return kvNamespace.Id;
+            }
+
+            if (filePath is not null)
+            {
+                NamespaceFile.Write(filePath, [.. namespaces.Values, kvNamespace]);
+            }
+
+            namespaces[kvNamespace.Id] = kvNamespace;
+        }
+
         return kvNamespace.Id;
     }
 
@@ -30,7 +73,24 @@ public sealed class NamespaceRegistry
     public bool Contains(NamespaceId id) => namespaces.ContainsKey(id);
 
     /// <summary>Forgets a namespace; false when it was not registered.</summary>
-    public bool Remove(NamespaceId id) => namespaces.TryRemove(id, out _);
+    /// <exception cref="IOException">The namespaces file could not be written; the namespace stays registered.</exception>
+    public bool Remove(NamespaceId id)
+    {
+        lock (changeLock)
+        {
+            if (!namespaces.ContainsKey(id))
+            {
+                return false;
+            }
+
+            if (filePath is not null)
+            {
+                NamespaceFile.Write(filePath, namespaces.Values.Where(n => n.Id != id));
+            }
+
+            return namespaces.TryRemove(id, out _);
+        }
+    }
 
     /// <summary>Builds a namespace from its control-plane form, validating every field.</summary>
     /// <exception cref="ArgumentException">A field is missing or invalid; the message names it.</exception>

@@ -35,6 +35,12 @@ public enum Opcode : byte
     /// verifies the blocks, sends their chunks straight from its arena and releases the leases itself. The TCP load
     /// path; LeaseBlocks, ReadExtents and ReleaseLeases stay as the contract one-sided RDMA reads implement.</summary>
     ReadBlocks = 9,
+
+    /// <summary>Opens a connection: the body is the bearer token (UTF-8; empty without one). Answered by the listener
+    /// itself, never by a handler: <see cref="FrameStatus.Ok"/>, or <see cref="FrameStatus.Unauthorized"/> with the
+    /// reason as UTF-8 text, after which the node closes the connection. Where the node requires authentication it
+    /// must be a connection's first frame. Numbered apart from the verbs, which grow from 1.</summary>
+    Authenticate = 32,
 }
 
 /// <summary>Which protocol version introduced each opcode. A frame is stamped with the version that introduced its
@@ -45,7 +51,7 @@ public static class OpcodeVersions
     /// <summary>The protocol version that introduced <paramref name="opcode"/>.</summary>
     public static byte IntroducedIn(Opcode opcode) => opcode switch
     {
-        Opcode.ReadBlocks => 2,
+        Opcode.ReadBlocks or Opcode.Authenticate => 2,
         _ => 1,
     };
 }

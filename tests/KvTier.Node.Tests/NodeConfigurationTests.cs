@@ -112,6 +112,27 @@ public sealed class NodeConfigurationTests : IDisposable
         Assert.All(NodeConfiguration.Switches.Values, target => Assert.Contains(target, keys));
     }
 
+    [Fact]
+    public void TLS_and_token_settings_name_missing_files_and_half_configured_certificates()
+    {
+        var (_, problems) = NodeConfiguration.Load(
+            ["--tls-cert", Path.Combine(folder, "node.pem"), "--tokens-file", Path.Combine(folder, "tokens.json"), "--Tls:MinimumVersion", "1.1"],
+            new Hashtable());
+
+        Assert.Contains(problems, p => p.Contains("Tls:CertificateFile and Tls:KeyFile must be set together", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains($"Tls:CertificateFile '{Path.Combine(folder, "node.pem")}' does not exist", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains($"Auth:TokensFile '{Path.Combine(folder, "tokens.json")}' does not exist", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Tls:MinimumVersion must be '1.2' or '1.3', got '1.1'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_client_CA_without_a_node_certificate_is_refused()
+    {
+        var (_, problems) = NodeConfiguration.Load(["--tls-client-ca", WriteConfig("{}")], new Hashtable());
+
+        Assert.Contains(problems, p => p.Contains("Tls:ClientCaFile needs Tls:CertificateFile and Tls:KeyFile", StringComparison.Ordinal));
+    }
+
     private string WriteConfig(string json)
     {
         var path = Path.Combine(folder, $"config-{Guid.NewGuid():n}.json");

@@ -32,6 +32,49 @@ public sealed class NodeOptions
 
     /// <summary>Leases, reservations and drain timing.</summary>
     public TimingOptions Timing { get; set; } = new();
+
+    /// <summary>TLS on the data plane and the control plane (off unless a certificate is configured).</summary>
+    public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>Bearer-token authentication of tenants (off unless a tokens file is configured).</summary>
+    public AuthOptions Auth { get; set; } = new();
+}
+
+/// <summary>TLS settings. Setting <see cref="CertificateFile"/> and <see cref="KeyFile"/> turns TLS on for the data
+/// plane and the gRPC control plane.</summary>
+public sealed class TlsOptions
+{
+    /// <summary>The node's certificate (PEM; may be followed by its intermediate certificates).</summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>The certificate's private key (PEM, unencrypted PKCS#8, PKCS#1 or SEC1).</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>CA bundle (PEM) that client certificates must chain to; setting it requires a client certificate on
+    /// every data-plane and control-plane connection (mutual TLS).</summary>
+    public string? ClientCaFile { get; set; }
+
+    /// <summary>Oldest TLS version accepted: "1.2" or "1.3".</summary>
+    public string MinimumVersion { get; set; } = "1.2";
+
+    /// <summary>Serve /metrics, /healthz and /readyz over HTTPS too (with the same certificate, never requiring a
+    /// client certificate, so Prometheus and kubelet probes need only trust the CA). Off: they stay plain HTTP.</summary>
+    public bool Metrics { get; set; }
+
+    /// <summary>Whether TLS is on.</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(CertificateFile) || !string.IsNullOrWhiteSpace(KeyFile);
+}
+
+/// <summary>Tenant authentication. With a tokens file, every data-plane connection must authenticate with a bearer
+/// token listed there, and every control-plane call must carry one.</summary>
+public sealed class AuthOptions
+{
+    /// <summary>JSON file listing each token's SHA-256, tenant, namespaces and admin flag (docs/operations.md,
+    /// "Tenant authentication"); typically a mounted Kubernetes secret. Read once at start.</summary>
+    public string? TokensFile { get; set; }
+
+    /// <summary>Whether authentication is on.</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(TokensFile);
 }
 
 /// <summary>A listening endpoint.</summary>

@@ -53,7 +53,41 @@ public static class NodeOptionsValidator
         Check(problems, options.Timing.MaxLease > TimeSpan.Zero, $"Timing:MaxLease must be positive, got {options.Timing.MaxLease}.");
         Check(problems, options.Timing.MaxReservation > TimeSpan.Zero, $"Timing:MaxReservation must be positive, got {options.Timing.MaxReservation}.");
         Check(problems, options.Timing.DrainTimeout >= TimeSpan.Zero, $"Timing:DrainTimeout cannot be negative, got {options.Timing.DrainTimeout}.");
+        CheckTls(problems, options.Tls);
+        if (options.Auth.Enabled)
+        {
+            CheckFile(problems, "Auth:TokensFile", options.Auth.TokensFile);
+        }
+
         return problems;
+    }
+
+    private static void CheckTls(List<string> problems, TlsOptions tls)
+    {
+        Check(problems, tls.MinimumVersion is "1.2" or "1.3", $"Tls:MinimumVersion must be '1.2' or '1.3', got '{tls.MinimumVersion}'.");
+        if (!tls.Enabled)
+        {
+            Check(problems, string.IsNullOrWhiteSpace(tls.ClientCaFile), "Tls:ClientCaFile needs Tls:CertificateFile and Tls:KeyFile (client certificates are checked only over TLS).");
+            Check(problems, !tls.Metrics, "Tls:Metrics needs Tls:CertificateFile and Tls:KeyFile.");
+            return;
+        }
+
+        Check(problems, !string.IsNullOrWhiteSpace(tls.CertificateFile) && !string.IsNullOrWhiteSpace(tls.KeyFile),
+            "Tls:CertificateFile and Tls:KeyFile must be set together (PEM files of the node's certificate and its private key).");
+        CheckFile(problems, "Tls:CertificateFile", tls.CertificateFile);
+        CheckFile(problems, "Tls:KeyFile", tls.KeyFile);
+        if (!string.IsNullOrWhiteSpace(tls.ClientCaFile))
+        {
+            CheckFile(problems, "Tls:ClientCaFile", tls.ClientCaFile);
+        }
+    }
+
+    private static void CheckFile(List<string> problems, string setting, string? path)
+    {
+        if (!string.IsNullOrWhiteSpace(path) && !File.Exists(path))
+        {
+            problems.Add($"{setting} '{path}' does not exist.");
+        }
     }
 
     /// <summary>Throws one exception listing every problem.</summary>

@@ -83,7 +83,17 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
             throw Invalid($"namespace: {error.Message}");
         }
 
-        var id = node.Namespaces.Register(kvNamespace);
+        NamespaceId id;
+        try
+        {
+            id = node.Namespaces.Register(kvNamespace);
+        }
+        catch (IOException error)
+        {
+            logger.LogError("Could not persist namespace {NamespaceId} to {File}: {Reason}", kvNamespace.Id, node.Namespaces.FilePath, error.Message);
+            throw new RpcException(new Status(StatusCode.Unavailable, $"The node could not persist the namespace: {error.Message}"));
+        }
+
         logger.LogInformation("Namespace {NamespaceId} registered ({Model})", id, kvNamespace.ModelId);
         return Task.FromResult(new RegisterNamespaceReply { NamespaceId = id.Value });
     }
@@ -106,23 +116,34 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
     {
         ArgumentNullException.ThrowIfNull(request);
         var id = new NamespaceId(request.NamespaceId);
-        if (!node.Namespaces.Remove(id))
+        bool removed;
+        try
+        {
+            removed = node.Namespaces.Remove(id);
+        }
+        catch (IOException error)
+        {
+            logger.LogError("Could not persist the drop of namespace {NamespaceId} to {File}: {Reason}", id, node.Namespaces.FilePath, error.Message);
+            throw new RpcException(new Status(StatusCode.Unavailable, $"The node could not persist the drop: {error.Message}"));
+        }
+
+        if (!removed)
         {
             throw Invalid($"namespace_id {id} is not registered on this node.");
         }
 
         // Each delete reaches the publisher as a removal, which unpublishes the block.
-        ulong removed = 0;
+        ulong deleted = 0;
         foreach (var block in node.Store.EnumerateBlocks())
         {
             if (block.Id.Namespace == id && node.Store.Delete(block.Id))
             {
-                removed++;
+                deleted++;
             }
         }
 
-        logger.LogInformation("Namespace {NamespaceId} dropped: {Blocks} blocks deleted", id, removed);
-        return Task.FromResult(new DropNamespaceReply { BlocksRemoved = removed });
+        logger.LogInformation("Namespace {NamespaceId} dropped: {Blocks} blocks deleted", id, deleted);
+        return Task.FromResult(new DropNamespaceReply { BlocksRemoved = deleted });
     }
 
     /// <inheritdoc/>

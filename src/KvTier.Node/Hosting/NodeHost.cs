@@ -5,6 +5,7 @@ using KvTier.BlockDirectory.Redis;
 using KvTier.Node.Configuration;
 using KvTier.Node.Http;
 using KvTier.Node.Metrics;
+using KvTier.Node.Security;
 using KvTier.Rdma;
 using KvTier.Storage;
 using KvTier.Transport;
@@ -34,13 +35,16 @@ public sealed class NodeHost : IAsyncDisposable
     private int state = (int)NodeLifecycle.Starting;
     private int directoryReachable;
 
-    private NodeHost(NodeOptions options, IBlockDirectory directory, ILoggerFactory loggerFactory)
+    private NodeHost(NodeOptions options, IBlockDirectory directory, ILoggerFactory loggerFactory, NodeTls? tls, TenantTokens? tokens)
     {
         Options = options;
         Directory = directory;
         LoggerFactory = loggerFactory;
+        Tls = tls;
+        Tokens = tokens;
         logger = loggerFactory.CreateLogger("KvTier.Node");
         Publisher = new DirectoryPublisher(directory, Anchors, Metrics, loggerFactory.CreateLogger("KvTier.Node.Publisher"));
+        RequestMetrics = DataPlaneRequestMetrics.Register(Metrics);
     }
 
     /// <summary>The validated settings.</summary>
@@ -63,6 +67,15 @@ public sealed class NodeHost : IAsyncDisposable
 
     /// <summary>Mirrors block changes into the directory.</summary>
     public DirectoryPublisher Publisher { get; }
+
+    /// <summary>Per-opcode latency, status and byte counts of the data plane.</summary>
+    public DataPlaneRequestMetrics RequestMetrics { get; }
+
+    /// <summary>The certificate and client policy both planes use; null without TLS.</summary>
+    public NodeTls? Tls { get; }
+
+    /// <summary>The bearer tokens accepted; null without authentication.</summary>
+    public TenantTokens? Tokens { get; }
 
     /// <summary>The record registered in the directory (addresses, capacity, epoch).</summary>
     public NodeInfo Info { get; private set; } = null!;
@@ -112,18 +125,34 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>Starts a node whose data-plane handler also gets the anchor book, so its write path can record each
     /// block's directory anchor before committing (without it, stored blocks are not published).</summary>
     /// <param name="options">Settings (validated here; every problem is listed in the exception).</param>
-    /// <param name="handlerFactory">Builds the data-plane handler over the node's store, namespaces and anchor book.</param>
+    /// <param name="handlerFactory">Builds the data-plane handler over the node's store, namespaces and anchor book.
+    /// With authentication on it is called once per tenant, on the tenant's first request: each tenant's handler keeps
+    /// its own lease and reservation tables, so handles cannot cross tenants.</param>
     /// <param name="loggerFactory">Where the node logs.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="InvalidDataException">A TLS file, the tokens file or the namespaces file is unusable; the
+    /// message names it.</exception>
     public static async Task<NodeHost> StartAsync(NodeOptions options, Func<IBlockStore, NamespaceRegistry, BlockAnchorBook, IFrameHandler> handlerFactory,
         ILoggerFactory loggerFactory, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handlerFactory);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         NodeOptionsValidator.ThrowIfInvalid(options);
-        var directory = await OpenDirectoryAsync(options, loggerFactory);
-        var host = new NodeHost(options, directory, loggerFactory);
+        var tokens = options.Auth.Enabled ? TenantTokens.Load(options.Auth.TokensFile!) : null;
+        var tls = options.Tls.Enabled ? NodeTls.Load(options.Tls) : null;
+        IBlockDirectory directory;
+        try
+        {
+            directory = await OpenDirectoryAsync(options, loggerFactory);
+        }
+        catch
+        {
+            tls?.Dispose();
+            throw;
+        }
+
+        var host = new NodeHost(options, directory, loggerFactory, tls, tokens);
         try
         {
             await host.StartCoreAsync(handlerFactory, cancellationToken);
@@ -253,6 +282,7 @@ public sealed class NodeHost : IAsyncDisposable
         Store?.Dispose();
         Anchors.Dispose();
         await Directory.DisposeAsync();
+        Tls?.Dispose();
         Volatile.Write(ref state, (int)NodeLifecycle.Stopped);
         stopped.TrySetResult();
         stopping.Dispose();
@@ -276,14 +306,27 @@ public sealed class NodeHost : IAsyncDisposable
         if (!string.IsNullOrWhiteSpace(Options.Storage.NvmeDirectory))
         {
             Anchors.OpenFile(Options.Storage.NvmeDirectory, recovered.Select(block => block.Id));
+            var restored = Namespaces.OpenFile(Options.Storage.NvmeDirectory);
+            logger.LogInformation("Serving {Count} namespaces restored from {File}", restored, Namespaces.FilePath);
         }
 
-        handler = handlerFactory(Store, Namespaces, Anchors);
+        WarnIfCertificateOutOfDate();
+        handler = Tokens is null
+            ? handlerFactory(Store, Namespaces, Anchors)
+            : new TenantFrameHandler(() => handlerFactory(Store, Namespaces, Anchors), LoggerFactory.CreateLogger("KvTier.DataPlane.Auth"));
         dataPlane = new FrameServer(new IPEndPoint(IPAddress.Parse(Options.DataPlane.Host), Options.DataPlane.Port), handler,
-            new FrameLimits { MaxBodyBytes = (int)Options.DataPlane.MaxFrameBody.Bytes, MaxBlocksPerRequest = Options.DataPlane.MaxBlocksPerRequest },
-            LoggerFactory.CreateLogger("KvTier.DataPlane"), Options.DataPlane.MaxConnections);
+            new FrameServerOptions
+            {
+                Limits = new FrameLimits { MaxBodyBytes = (int)Options.DataPlane.MaxFrameBody.Bytes, MaxBlocksPerRequest = Options.DataPlane.MaxBlocksPerRequest },
+                MaxConnections = Options.DataPlane.MaxConnections,
+                Tls = Tls?.DataPlane(),
+                Authenticator = Tokens,
+                Observer = RequestMetrics,
+            },
+            LoggerFactory.CreateLogger("KvTier.DataPlane"));
         NodeMetrics.RegisterStorage(Metrics, Store.GetStats, () => dataPlane?.OpenConnections ?? 0);
         NodeMetrics.RegisterRdma(Metrics, () => RdmaServer);
+        NodeMetrics.RegisterDataPlane(Metrics, () => dataPlane);
 
         web = NodeWebHost.Build(this);
         await web.StartAsync(cancellationToken);
@@ -350,6 +393,22 @@ public sealed class NodeHost : IAsyncDisposable
             context?.Dispose();
             RdmaStatus = $"TCP only: an RDMA device is present but the arena could not be served over it: {error.Message}";
             logger.LogWarning("{RdmaStatus}", RdmaStatus);
+        }
+    }
+
+    private void WarnIfCertificateOutOfDate()
+    {
+        if (Tls is null)
+        {
+            return;
+        }
+
+        var now = DateTime.Now;
+        if (now > Tls.Certificate.NotAfter || now < Tls.Certificate.NotBefore)
+        {
+            // Serve anyway (clients refuse the handshake with a message naming the expiry), but say it loudly here.
+            logger.LogError("TLS certificate {Subject} is outside its validity period ({NotBefore} to {NotAfter}): clients will refuse it",
+                Tls.Certificate.Subject, Tls.Certificate.NotBefore, Tls.Certificate.NotAfter);
         }
     }
 

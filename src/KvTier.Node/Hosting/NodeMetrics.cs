@@ -1,5 +1,6 @@
 using KvTier.Node.Metrics;
 using KvTier.Storage;
+using KvTier.Transport.Tcp;
 
 namespace KvTier.Node.Hosting;
 
@@ -45,5 +46,16 @@ internal static class NodeMetrics
         metrics.Gauge("kvtier_rdma_enabled", "1 when the arena is served over RDMA as well as TCP, 0 for TCP only.",
             () => server() is null ? 0 : 1);
         metrics.Gauge("kvtier_rdma_connections", "Client RDMA queue pairs connected now.", () => server()?.ConnectionCount ?? 0);
+    }
+
+    /// <summary>Connections the data plane closed for a failed TLS handshake, a refused token, or a protocol violation.</summary>
+    public static void RegisterDataPlane(MetricsRegistry metrics, Func<FrameServer?> server)
+    {
+        metrics.CounterFrom("kvtier_data_plane_tls_failures_total", "Data-plane connections closed for a failed TLS handshake (or plain text on a TLS node).",
+            () => server()?.TlsFailures ?? 0);
+        metrics.CounterFrom("kvtier_data_plane_auth_failures_total", "Data-plane connections closed for a missing or unknown bearer token.",
+            () => server()?.AuthenticationFailures ?? 0);
+        metrics.CounterFrom("kvtier_data_plane_protocol_violations_total", "Data-plane connections closed because the peer broke the protocol.",
+            () => server()?.ProtocolViolations ?? 0);
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using KvTier.Node.ControlPlane;
 using KvTier.Node.Hosting;
+using KvTier.Node.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -14,7 +15,9 @@ namespace KvTier.Node.Http;
 
 /// <summary>
 /// The node's Kestrel server with two endpoints: the gRPC control plane (HTTP/2 only, so plain-text h2c works
-/// without TLS negotiation) and metrics/health (HTTP/1.1, what Prometheus and kubelet probes speak).
+/// without TLS negotiation; HTTPS with the node's certificate and client policy when TLS is on, and bearer tokens
+/// checked by <see cref="ControlPlaneAuthorization"/> when authentication is on) and metrics/health (HTTP/1.1, what
+/// Prometheus and kubelet probes speak; HTTPS only with <c>Tls:Metrics</c>).
 /// </summary>
 internal static class NodeWebHost
 {
@@ -24,13 +27,34 @@ internal static class NodeWebHost
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(node.LoggerFactory);
         builder.Services.AddSingleton(node);
-        builder.Services.AddGrpc(grpc => grpc.EnableDetailedErrors = false);
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.EnableDetailedErrors = false;
+            if (node.Tokens is not null)
+            {
+                grpc.Interceptors.Add<ControlPlaneAuthorization>(node.Tokens, node.LoggerFactory.CreateLogger("KvTier.Node.ControlPlane.Auth"));
+            }
+        });
         var options = node.Options;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Parse(options.ControlPlane.Host), options.ControlPlane.Port, listen => listen.Protocols = HttpProtocols.Http2);
-            kestrel.Listen(IPAddress.Parse(options.Http.Host), options.Http.Port, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(IPAddress.Parse(options.ControlPlane.Host), options.ControlPlane.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (node.Tls is { } tls)
+                {
+                    listen.UseHttps(https => tls.Configure(https, clientCertificates: true));
+                }
+            });
+            kestrel.Listen(IPAddress.Parse(options.Http.Host), options.Http.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                if (node.Tls is { } tls && options.Tls.Metrics)
+                {
+                    listen.UseHttps(https => tls.Configure(https, clientCertificates: false));
+                }
+            });
         });
 
         var app = builder.Build();

@@ -28,6 +28,9 @@ public sealed class MetricsRegistry
     /// <summary>Registers a histogram with the given upper bucket bounds (ascending; +Inf is implied).</summary>
     public Histogram Histogram(string name, string help, params double[] upperBounds) => Register(new Histogram(name, help, upperBounds));
 
+    /// <summary>Registers a metric that renders itself (families with several labels).</summary>
+    internal void Add(IMetric metric) => Register(metric);
+
     /// <summary>Renders every metric in the Prometheus text format.</summary>
     public string Render()
     {

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text;
 
 namespace KvTier.Transport.Tcp;
 
@@ -14,7 +17,7 @@ namespace KvTier.Transport.Tcp;
 public sealed class FrameConnection : IAsyncDisposable
 {
     private readonly Socket socket;
-    private readonly NetworkStream stream;
+    private readonly Stream stream;
     private readonly FrameLimits limits;
     private readonly SemaphoreSlim writeLock = new(1, 1);
     private readonly ConcurrentDictionary<ulong, PendingRequest> pending = new();
@@ -25,12 +28,12 @@ public sealed class FrameConnection : IAsyncDisposable
     private long nextRequestId;
     private Exception? failure;
 
-    private FrameConnection(Socket socket, FrameLimits limits)
+    private FrameConnection(Socket socket, Stream stream, FrameLimits limits)
     {
         this.socket = socket;
+        this.stream = stream;
         this.limits = limits;
         RemoteEndPoint = socket.RemoteEndPoint;
-        stream = new NetworkStream(socket, ownsSocket: true);
         receiveLoop = Task.Run(ReceiveLoopAsync);
     }
 
@@ -43,23 +46,56 @@ public sealed class FrameConnection : IAsyncDisposable
     /// <summary>Requests sent and not answered yet.</summary>
     public int InFlight => pending.Count;
 
-    /// <summary>Connects to a node's data plane.</summary>
+    /// <summary>Connects to a node's data plane in plain text, without an Authenticate frame (a node that requires
+    /// authentication refuses the first request).</summary>
     public static async Task<FrameConnection> ConnectAsync(EndPoint endpoint, FrameLimits limits, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(limits);
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = await ConnectSocketAsync(endpoint, cancellationToken);
+        return new FrameConnection(socket, new NetworkStream(socket, ownsSocket: true), limits);
+    }
+
+    /// <summary>Connects to a node's data plane, with TLS when <see cref="FrameConnectionOptions.Tls"/> is set, and
+    /// authenticates with an <see cref="Opcode.Authenticate"/> frame before returning, so a refused connection fails
+    /// here with its reason rather than on a later request.</summary>
+    /// <exception cref="AuthenticationException">The TLS handshake failed (untrusted or expired certificate, name
+    /// mismatch, a client certificate refused or missing, a node without TLS), or the node refused the connection
+    /// (no or unknown token, TLS required). The message says which and why.</exception>
+    /// <exception cref="SocketException">The node cannot be reached.</exception>
+    public static async Task<FrameConnection> ConnectAsync(EndPoint endpoint, FrameConnectionOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var socket = await ConnectSocketAsync(endpoint, cancellationToken);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (options.Tls is { } tls)
+        {
+            var secured = new SslStream(stream, leaveInnerStreamOpen: false);
+            try
+            {
+                await secured.AuthenticateAsClientAsync(ForEndpoint(tls, endpoint), cancellationToken);
+            }
+            catch (Exception error) when (error is AuthenticationException or IOException)
+            {
+                await secured.DisposeAsync();
+                throw new AuthenticationException(error is AuthenticationException
+                    ? $"TLS handshake with node {endpoint} failed: {Describe(error)}"
+                    : $"TLS handshake with node {endpoint} failed: the node closed the connection ({error.Message}); is TLS enabled on it?", error);
+            }
+
+            stream = secured;
+        }
+
+        var connection = new FrameConnection(socket, stream, options.Limits);
         try
         {
-            await socket.ConnectAsync(endpoint, cancellationToken);
+            await connection.AuthenticateAsync(options.Token, options.Tls is not null, cancellationToken);
+            return connection;
         }
         catch
         {
-            socket.Dispose();
+            await connection.DisposeAsync();
             throw;
         }
-
-        return new FrameConnection(socket, limits);
     }
 
     /// <summary>Sends a request whose body is the concatenation of <paramref name="body"/>'s segments and waits for
@@ -98,7 +134,11 @@ public sealed class FrameConnection : IAsyncDisposable
                 await stream.WriteAsync(sendBuffer.AsMemory(0, head), closing.Token);
                 foreach (var segment in rest)
                 {
-                    await stream.WriteAsync(segment, closing.Token);
+                    // An empty write is not free: on a connection the node already closed it fails with EPIPE.
+                    if (!segment.IsEmpty)
+                    {
+                        await stream.WriteAsync(segment, closing.Token);
+                    }
                 }
             }
             finally
@@ -106,9 +146,12 @@ public sealed class FrameConnection : IAsyncDisposable
                 writeLock.Release();
             }
         }
-        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception error) when ((error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                                      && !request.Completion.Task.IsCompletedSuccessfully)
         {
-            // A half-written frame poisons the stream for every other request.
+            // A half-written frame poisons the stream for every other request. (A request already answered keeps its
+            // answer: a node that answers and then closes, as one refusing a connection does, can beat our write's
+            // completion.)
             Fail(error as IOException ?? new IOException($"Sending to {RemoteEndPoint} failed: {error.Message}", error));
             throw failure!;
         }
@@ -125,6 +168,75 @@ public sealed class FrameConnection : IAsyncDisposable
     /// <summary>Sends a request with a single-segment body.</summary>
     public ValueTask<FrameHeader> SendAsync(Opcode opcode, ReadOnlyMemory<byte> body, IResponseSink sink, CancellationToken cancellationToken) =>
         SendAsync(opcode, new ReadOnlySequence<byte>(body), sink, cancellationToken);
+
+    private static async Task<Socket> ConnectSocketAsync(EndPoint endpoint, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endpoint, cancellationToken);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The TLS settings with the endpoint's host as the expected server name where none was given.</summary>
+    private static SslClientAuthenticationOptions ForEndpoint(SslClientAuthenticationOptions tls, EndPoint endpoint)
+    {
+        if (!string.IsNullOrEmpty(tls.TargetHost))
+        {
+            return tls;
+        }
+
+        return new SslClientAuthenticationOptions
+        {
+            TargetHost = endpoint switch
+            {
+                DnsEndPoint dns => dns.Host,
+                IPEndPoint ip => ip.Address.ToString(),
+                _ => endpoint.ToString(),
+            },
+            ClientCertificates = tls.ClientCertificates,
+            ClientCertificateContext = tls.ClientCertificateContext,
+            CertificateChainPolicy = tls.CertificateChainPolicy,
+            RemoteCertificateValidationCallback = tls.RemoteCertificateValidationCallback,
+            EnabledSslProtocols = tls.EnabledSslProtocols,
+            CertificateRevocationCheckMode = tls.CertificateRevocationCheckMode,
+            ApplicationProtocols = tls.ApplicationProtocols,
+        };
+    }
+
+    private static string Describe(Exception error) =>
+        error.InnerException is { } inner ? $"{error.Message} ({inner.Message})" : error.Message;
+
+    private async Task AuthenticateAsync(string? token, bool secured, CancellationToken cancellationToken)
+    {
+        using var sink = new BufferedResponseSink();
+        FrameHeader answer;
+        try
+        {
+            answer = await SendAsync(Opcode.Authenticate, token is null ? ReadOnlyMemory<byte>.Empty : Encoding.UTF8.GetBytes(token), sink, cancellationToken);
+        }
+        catch (IOException error) when (secured)
+        {
+            // With TLS 1.3 the server checks the client certificate after the client finished its handshake, so a
+            // refused or missing certificate shows as a close here.
+            throw new AuthenticationException(
+                $"TLS session with node {RemoteEndPoint} ended before it answered: the node refused this client (a client certificate may be required, or this one is not trusted): {error.Message}",
+                error);
+        }
+
+        if (answer.Status != FrameStatus.Ok)
+        {
+            var reason = sink.Body.IsEmpty ? answer.Status.ToString() : Encoding.UTF8.GetString(sink.Body.Span);
+            throw new AuthenticationException($"Node {RemoteEndPoint} refused the data-plane connection ({answer.Status}): {reason}.");
+        }
+    }
 
     /// <summary>Closes the connection; requests in flight fail.</summary>
     public async ValueTask DisposeAsync()

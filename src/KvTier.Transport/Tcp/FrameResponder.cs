@@ -19,10 +19,18 @@ public sealed class FrameResponder
     /// <summary>Whether the current request was answered.</summary>
     public bool HasResponded { get; private set; }
 
+    /// <summary>The status the current request was answered with.</summary>
+    internal FrameStatus Status { get; private set; }
+
+    /// <summary>Body bytes of the current answer.</summary>
+    internal long BodyBytes { get; private set; }
+
     internal void Begin(FrameHeader requestHeader)
     {
         request = requestHeader;
         HasResponded = false;
+        Status = FrameStatus.Ok;
+        BodyBytes = 0;
     }
 
     /// <summary>Answers with a single-segment body (possibly empty).</summary>
@@ -128,6 +136,8 @@ public sealed class FrameResponder
         }
 
         HasResponded = true;
+        Status = status;
+        BodyBytes = bodyLength;
         new FrameHeader(request.Opcode, FrameFlags.Response, status, request.RequestId, bodyLength).WriteTo(sendBuffer);
         return FrameHeader.Size;
     }
