@@ -22,6 +22,7 @@ public sealed class KvTierClient : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<NodeId, (string Address, INodeChannel Channel)> channels = new();
     private readonly Func<NodeInfo, INodeChannel> openChannel;
+    private readonly NodeChannelFactory channelFactory;
     private readonly SemaphoreSlim membershipLock = new(1, 1);
     private IReadOnlyList<NodeInfo> liveNodes = [];
     private long membershipFetchedAt;
@@ -30,6 +31,8 @@ public sealed class KvTierClient : IAsyncDisposable
 
     /// <summary>Creates a client over a directory (in-process or Redis); nothing is connected until first use.</summary>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="DataPlaneTransportMode.RequireRdma"/> on a host without a
+    /// usable RDMA device.</exception>
     public KvTierClient(IBlockDirectory directory, KvTierClientOptions? options = null, ILogger? logger = null)
         : this(directory, options, logger, null)
     {
@@ -43,7 +46,8 @@ public sealed class KvTierClient : IAsyncDisposable
         Options = options ?? new KvTierClientOptions();
         Options.Validate();
         Logger = logger ?? NullLogger.Instance;
-        this.openChannel = openChannel ?? OpenTcpChannel;
+        channelFactory = new NodeChannelFactory(Options, Logger);
+        this.openChannel = openChannel ?? channelFactory.Open;
     }
 
     /// <summary>The directory the client looks blocks up in and publishes stored blocks to.</summary>
@@ -53,6 +57,20 @@ public sealed class KvTierClient : IAsyncDisposable
     public KvTierClientOptions Options { get; }
 
     internal ILogger Logger { get; }
+
+    internal NodeChannelFactory ChannelFactory => channelFactory;
+
+    /// <summary>The data-plane transport of each node this client has read from (RDMA or TCP; a node whose channel
+    /// has not read yet is absent). The log says once per node why.</summary>
+    public IReadOnlyDictionary<NodeId, Rdma.DataPlaneTransport> Transports =>
+        channels.Select(c => (c.Key, Transport: c.Value.Channel switch
+            {
+                RdmaNodeChannel rdma => rdma.Transport,
+                TcpNodeChannel => Rdma.DataPlaneTransport.Tcp,
+                _ => null,
+            }))
+            .Where(c => c.Transport is not null)
+            .ToDictionary(c => c.Key, c => c.Transport!.Value);
 
     /// <summary>Bytes a load or store buffer needs for <paramref name="blocks"/> blocks and
     /// <paramref name="layers"/> layers of <paramref name="kvNamespace"/>.</summary>
@@ -161,6 +179,7 @@ public sealed class KvTierClient : IAsyncDisposable
         }
 
         channels.Clear();
+        channelFactory.Dispose();
         membershipLock.Dispose();
     }
 
@@ -226,10 +245,6 @@ public sealed class KvTierClient : IAsyncDisposable
             await channel.DisposeAsync();
         }
     }
-
-    private TcpNodeChannel OpenTcpChannel(NodeInfo info) =>
-        new(new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode, Options.Limits,
-            Options.RequestTimeout), Options.Limits);
 
     private sealed unsafe class NativeMemoryManager(nint pointer, int length) : MemoryManager<byte>
     {
