@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using KvTier.Node.Configuration;
-using KvTier.Node.ControlPlane;
 using KvTier.Node.Hosting;
 using KvTier.Rdma;
 using KvTier.Transport.ControlPlane;
