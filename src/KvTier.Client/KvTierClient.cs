@@ -60,17 +60,24 @@ public sealed class KvTierClient : IAsyncDisposable
 
     internal NodeChannelFactory ChannelFactory => channelFactory;
 
-    /// <summary>The data-plane transport of each node this client has read from (RDMA or TCP; a node whose channel
-    /// has not read yet is absent). The log says once per node why.</summary>
-    public IReadOnlyDictionary<NodeId, Rdma.DataPlaneTransport> Transports =>
-        channels.Select(c => (c.Key, Transport: c.Value.Channel switch
+    /// <summary>The data-plane transport of each node this client has a channel to (RDMA or TCP; a node whose RDMA
+    /// channel has not decided yet, on its first read, is absent). The log says once per node why.</summary>
+    public IReadOnlyDictionary<NodeId, Rdma.DataPlaneTransport> Transports
+    {
+        get
+        {
+            var transports = new Dictionary<NodeId, Rdma.DataPlaneTransport>();
+            foreach (var (node, entry) in channels)
             {
-                RdmaNodeChannel rdma => rdma.Transport,
-                TcpNodeChannel => Rdma.DataPlaneTransport.Tcp,
-                _ => null,
-            }))
-            .Where(c => c.Transport is not null)
-            .ToDictionary(c => c.Key, c => c.Transport!.Value);
+                if (TransportOf(entry.Channel) is { } transport)
+                {
+                    transports[node] = transport;
+                }
+            }
+
+            return transports;
+        }
+    }
 
     /// <summary>Bytes a load or store buffer needs for <paramref name="blocks"/> blocks and
     /// <paramref name="layers"/> layers of <paramref name="kvNamespace"/>.</summary>
@@ -245,6 +252,13 @@ public sealed class KvTierClient : IAsyncDisposable
             await channel.DisposeAsync();
         }
     }
+
+    private static Rdma.DataPlaneTransport? TransportOf(INodeChannel channel) => channel switch
+    {
+        RdmaNodeChannel rdma => rdma.Transport,
+        TcpNodeChannel => Rdma.DataPlaneTransport.Tcp,
+        _ => null,
+    };
 
     private sealed unsafe class NativeMemoryManager(nint pointer, int length) : MemoryManager<byte>
     {
