@@ -58,8 +58,6 @@ public sealed class KvTierClient : IAsyncDisposable
 
     internal ILogger Logger { get; }
 
-    internal NodeChannelFactory ChannelFactory => channelFactory;
-
     /// <summary>The data-plane transport of each node this client has a channel to (RDMA or TCP; a node whose RDMA
     /// channel has not decided yet, on its first read, is absent). The log says once per node why.</summary>
     public IReadOnlyDictionary<NodeId, Rdma.DataPlaneTransport> Transports

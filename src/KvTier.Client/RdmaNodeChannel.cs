@@ -16,7 +16,8 @@ namespace KvTier.Client;
 /// TCP (LeaseBlocks), READs the leased extents one-sidedly into a registered staging buffer, checks each chunk's
 /// XXH3-64 from the lease, hands the verified chunks to the receiver (which checks the codec header checksum again
 /// and decodes), and releases the leases. A failed transfer (error completion, checksum mismatch) fails its block
-/// only; the extent reader reconnects the queue pair after an error. Stores stay on TCP.
+/// only; the extent reader reconnects the queue pair after an error. Stores reserve over TCP, write the chunks with
+/// one-sided RDMA WRITEs into the reserved extents and commit over TCP.
 /// </summary>
 internal sealed class RdmaNodeChannel : INodeChannel
 {
@@ -42,6 +43,7 @@ internal sealed class RdmaNodeChannel : INodeChannel
     private nint stagingMemory;
     private long chunksOverRdma;
     private long failedTransfers;
+    private long chunksWritten;
     private bool disposed;
 
     public RdmaNodeChannel(NodeInfo node, NodeConnectionPool pool, TcpNodeChannel tcp, NodeChannelFactory factory, RdmaConnector connector,
@@ -73,6 +75,9 @@ internal sealed class RdmaNodeChannel : INodeChannel
     /// <summary>Chunks read over RDMA and verified.</summary>
     public long ChunksReadOverRdma => Interlocked.Read(ref chunksOverRdma);
 
+    /// <summary>Chunks written over RDMA into reserved extents.</summary>
+    public long ChunksWrittenOverRdma => Interlocked.Read(ref chunksWritten);
+
     /// <summary>Transfers that failed (error completion, out of range, checksum mismatch).</summary>
     public long FailedTransfers => Interlocked.Read(ref failedTransfers);
 
@@ -91,10 +96,26 @@ internal sealed class RdmaNodeChannel : INodeChannel
         }
     }
 
-    /// <summary>Stores travel over TCP (ReserveBlocks, WriteExtents, CommitBlocks); RDMA WRITEs into reserved extents
-    /// are not wired into the client yet (the extent reader can post them).</summary>
-    public ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken) =>
-        tcp.StoreBlocksAsync(request, outcomes, cancellationToken);
+    /// <summary>Over RDMA: ReserveBlocks over TCP, the chunks copied into the registered staging buffer and written
+    /// into the reserved extents with one-sided RDMA WRITEs, then CommitBlocks over TCP (the node checks every chunk's
+    /// checksum as it commits). A store larger than the staging buffer, or on a TCP channel, goes over TCP.</summary>
+    public async ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        long total = 0;
+        foreach (var chunk in request.Chunks.Span)
+        {
+            total += chunk.Length;
+        }
+
+        if (total <= options.RdmaStagingBytes && await UseRdmaAsync(cancellationToken))
+        {
+            await StoreOverRdmaAsync(request, total, outcomes, cancellationToken);
+        }
+        else
+        {
+            await tcp.StoreBlocksAsync(request, outcomes, cancellationToken);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -345,6 +366,157 @@ internal sealed class RdmaNodeChannel : INodeChannel
                 Interlocked.Increment(ref chunksOverRdma);
             }
         }
+    }
+
+    private async ValueTask StoreOverRdmaAsync(BlockWrite request, long total, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        var blockCount = request.Blocks.Length;
+        if (outcomes.Length < blockCount)
+        {
+            throw new ArgumentException($"{blockCount} blocks need as many outcomes, got room for {outcomes.Length}.", nameof(outcomes));
+        }
+
+        var connection = await pool.GetAsync(cancellationToken);
+        BlockExtents[] reserved;
+        ChunkExtent[] extents;
+        try
+        {
+            (reserved, extents) = await DataPlaneCalls.ReserveAsync(connection, options.Limits, request, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            outcomes.Span[..blockCount].Fill(refused.Status);
+            return;
+        }
+
+        var transfers = new List<RdmaExtentTransfer>();
+        var firstTransfer = new int[blockCount];
+        for (var i = 0; i < blockCount; i++)
+        {
+            var block = request.Blocks.Span[i];
+            var ok = reserved[i].Status == FrameStatus.Ok && reserved[i].ExtentCount == block.ChunkCount;
+            outcomes.Span[i] = ok ? FrameStatus.Ok : reserved[i].Status == FrameStatus.Ok ? FrameStatus.BadRequest : reserved[i].Status;
+            firstTransfer[i] = transfers.Count;
+            for (var c = 0; ok && c < block.ChunkCount; c++)
+            {
+                var extent = extents[reserved[i].FirstExtent + c];
+                transfers.Add(new RdmaExtentTransfer(extent.Offset, (uint)extent.Length, 0, 0));
+            }
+        }
+
+        if (transfers.Count == 0)
+        {
+            return;
+        }
+
+        var statuses = new RdmaTransferStatus[transfers.Count];
+        await staging.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            var chunkOffsets = CopyIntoStaging(request, total);
+            for (var i = 0; i < blockCount; i++)
+            {
+                var block = request.Blocks.Span[i];
+                for (var c = 0; outcomes.Span[i] == FrameStatus.Ok && c < block.ChunkCount; c++)
+                {
+                    var t = transfers[firstTransfer[i] + c];
+                    transfers[firstTransfer[i] + c] = t.Length == (uint)request.Chunks.Span[block.FirstChunk + c].Length
+                        ? t with { LocalOffset = chunkOffsets[block.FirstChunk + c] }
+                        : t with { Length = 0 }; // the node reserved another size: refused by the reader, the block fails
+                }
+            }
+
+            var summary = await reader!.WriteAsync(transfers.ToArray(), statuses, cancellationToken);
+            Interlocked.Add(ref chunksWritten, summary.Succeeded);
+            if (summary.Failed > 0)
+            {
+                Interlocked.Add(ref failedTransfers, summary.Failed);
+                logger.LogWarning("Node {NodeId}: {Failed} of {Count} RDMA writes failed (first: {Failure}); their blocks are not committed",
+                    node.Id, summary.Failed, transfers.Count, summary.FirstFailure);
+            }
+        }
+        catch (Exception error) when (error is RpcException or RdmaException)
+        {
+            throw new IOException($"Node {node.Id} ({Peer}): RDMA write failed: {error.Message}", error);
+        }
+        finally
+        {
+            staging.Release();
+        }
+
+        var handles = new List<ulong>();
+        for (var i = 0; i < blockCount; i++)
+        {
+            if (outcomes.Span[i] != FrameStatus.Ok)
+            {
+                continue;
+            }
+
+            var written = true;
+            for (var c = 0; c < request.Blocks.Span[i].ChunkCount; c++)
+            {
+                written &= statuses[firstTransfer[i] + c] == RdmaTransferStatus.Delivered;
+            }
+
+            if (written)
+            {
+                handles.Add(reserved[i].Handle);
+            }
+            else
+            {
+                outcomes.Span[i] = FrameStatus.InternalError; // not committed; the node reclaims the reservation
+            }
+        }
+
+        if (handles.Count == 0)
+        {
+            return;
+        }
+
+        var committed = await DataPlaneCalls.CommitAsync(connection, [.. handles], cancellationToken);
+        var h = 0;
+        for (var i = 0; i < blockCount; i++)
+        {
+            if (outcomes.Span[i] == FrameStatus.Ok)
+            {
+                outcomes.Span[i] = committed[h++];
+            }
+        }
+    }
+
+    /// <summary>Copies the payload segments back to back into the staging buffer; returns each chunk's offset there.</summary>
+    /// <exception cref="ArgumentException">The segments do not add up to the declared chunks.</exception>
+    private unsafe ulong[] CopyIntoStaging(BlockWrite request, long total)
+    {
+        var destination = new Span<byte>((void*)stagingMemory, options.RdmaStagingBytes);
+        var written = 0;
+        foreach (var segment in request.Payloads.Span)
+        {
+            if (segment.Length > total - written)
+            {
+                throw new ArgumentException($"The payload segments hold more than the {total} bytes the chunks declare.", nameof(request));
+            }
+
+            segment.Span.CopyTo(destination[written..]);
+            written += segment.Length;
+        }
+
+        if (written != total)
+        {
+            throw new ArgumentException($"The payload segments hold {written} bytes; the chunks declare {total}.", nameof(request));
+        }
+
+        var chunks = request.Chunks.Span;
+        var offsets = new ulong[chunks.Length];
+        ulong next = 0;
+        for (var c = 0; c < chunks.Length; c++)
+        {
+            offsets[c] = next;
+            next += (ulong)chunks[c].Length;
+        }
+
+        return offsets;
     }
 
     private async ValueTask ReleaseAsync(Transport.Tcp.FrameConnection connection, ulong[] leases)

@@ -24,7 +24,7 @@ public sealed class ClientOverRdmaTests
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task A_client_loads_from_a_node_over_rdma_and_every_byte_matches_what_it_stored()
+    public async Task A_client_stores_and_loads_over_rdma_and_every_byte_matches_what_it_stored()
     {
         using var fake = TestShim.UseFakeDevice();
         var ns = TestCluster.Namespace();
@@ -45,6 +45,7 @@ public sealed class ClientOverRdmaTests
         Assert.Equal(Blocks, second.Result.LoadedBlocks);
         Assert.Equal(source, second.Bytes);
         Assert.Equal(DataPlaneTransport.Rdma, client.Transports[node.Info.Id]);
+        Assert.Equal(Blocks * ns.Layout.Layers, channel.ChunksWrittenOverRdma);
         Assert.Equal(2L * Blocks * ns.Layout.Layers, channel.ChunksReadOverRdma);
         Assert.Equal(0, channel.FailedTransfers);
         Assert.Equal(1, node.RdmaServer.ConnectionCount);
@@ -55,19 +56,40 @@ public sealed class ClientOverRdmaTests
     }
 
     [Fact]
+    public async Task Tcp_only_uses_tcp_even_where_both_ends_could_use_rdma()
+    {
+        using var fake = TestShim.UseFakeDevice();
+        var ns = TestCluster.Namespace();
+        await using var node = await StartNodeAsync(ns);
+        await using var client = new KvTierClient(node.Directory, Options() with { Transport = DataPlaneTransportMode.TcpOnly });
+        var chain = TestCluster.Chain(4, seed: 15);
+        var source = TestCluster.RandomBlocks(ns, 4, seed: 16);
+
+        await client.StoreAsync(ns, chain, 0, source, Token);
+        var load = await LoadAsync(client, ns, chain, source.Length);
+
+        Assert.NotNull(node.RdmaServer);
+        Assert.Equal(4, load.Result.LoadedBlocks);
+        Assert.Equal(source, load.Bytes);
+        Assert.Equal(DataPlaneTransport.Tcp, client.Transports[node.Info.Id]);
+        Assert.IsType<TcpNodeChannel>(await client.GetChannelAsync(node.Info.Id, Token));
+        Assert.Equal(0, node.RdmaServer.ConnectionCount);
+    }
+
+    [Fact]
     public async Task A_chunk_that_changed_after_the_node_verified_its_lease_is_caught_by_the_client_and_ends_the_prefix_there()
     {
         // The node verifies every chunk as it grants a lease, so a chunk corrupted in its arena is refused before any
         // READ. What only the client can catch is a chunk that changes after that check (a bit flipped in memory or on
         // the wire): the node here serves a copy of its arena over RDMA, and one chunk of the copy is flipped.
-        using var fake = TestShim.UseFakeDevice();
         var ns = TestCluster.Namespace();
         await using var cluster = await TestCluster.StartAsync(1, null, ns);
         var engine = cluster.Nodes[0].Engine;
-        await using var writer = cluster.Client();
+        await using var writer = cluster.Client(); // before the fake device: stores over TCP
         var chain = TestCluster.Chain(Blocks, seed: 21);
         var source = TestCluster.RandomBlocks(ns, Blocks, seed: 22);
         await writer.StoreAsync(ns, chain, 0, source, Token);
+        using var fake = TestShim.UseFakeDevice();
         var copy = GC.AllocateArray<byte>((int)engine.ArenaLength, pinned: true);
         Marshal.Copy(engine.ArenaAddress, copy, 0, copy.Length);
         var corrupted = Blocks / 2;
@@ -91,14 +113,14 @@ public sealed class ClientOverRdmaTests
     [Fact]
     public async Task An_error_completion_fails_only_the_blocks_it_reads_and_the_queue_pair_reconnects_for_the_rest()
     {
-        using var fake = TestShim.UseFakeDevice();
         var ns = TestCluster.Namespace();
         await using var cluster = await TestCluster.StartAsync(1, null, ns);
         var engine = cluster.Nodes[0].Engine;
-        await using var client0 = cluster.Client();
+        await using var writer = cluster.Client(); // before the fake device: stores over TCP
         var chain = TestCluster.Chain(Blocks, seed: 31);
         var source = TestCluster.RandomBlocks(ns, Blocks, seed: 32);
-        await client0.StoreAsync(ns, chain, 0, source, Token);
+        await writer.StoreAsync(ns, chain, 0, source, Token);
+        using var fake = TestShim.UseFakeDevice();
 
         // The node registers only the arena below block 8's first chunk but tells the client the whole length, so the
         // client posts READs past the registration and the device answers them with remote-access error completions.
@@ -189,10 +211,14 @@ public sealed class ClientOverRdmaTests
 
         using var fake = TestShim.UseFakeDevice();
         await using var client = new KvTierClient(node.Directory, Options() with { Transport = DataPlaneTransportMode.RequireRdma });
+        await using var tcpClient = new KvTierClient(node.Directory, Options() with { Transport = DataPlaneTransportMode.TcpOnly });
         var chain = TestCluster.Chain(4, seed: 61);
-        await client.StoreAsync(ns, chain, 0, TestCluster.RandomBlocks(ns, 4, seed: 62), Token);
-        var load = await LoadAsync(client, ns, chain, (int)KvTierClient.BufferBytes(ns, 4, ns.Layout.Layers));
+        var source = TestCluster.RandomBlocks(ns, 4, seed: 62);
+        var refusedStore = await client.StoreAsync(ns, chain, 0, source, Token);
+        await tcpClient.StoreAsync(ns, chain, 0, source, Token);
+        var load = await LoadAsync(client, ns, chain, source.Length);
 
+        Assert.Equal(new StoreResult(0, 0, 4), refusedStore);
         Assert.Equal(0, load.Result.LoadedBlocks);
         Assert.Contains("Transport is RequireRdma, but TCP: the node does not serve RDMA", load.Result.FirstFailure, StringComparison.Ordinal);
         Assert.DoesNotContain(node.Info.Id, client.Transports.Keys);
