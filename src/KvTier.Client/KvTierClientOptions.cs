@@ -27,7 +27,7 @@ public sealed record KvTierClientOptions
     public int MaxBlocksPerRequest { get; init; } = 1024;
 
     /// <summary>Transport of the data plane (default <see cref="DataPlaneTransportMode.Auto"/>: RDMA where both ends
-    /// can, TCP otherwise). Stores and leases always travel over TCP; RDMA carries the loaded chunks.</summary>
+    /// can, TCP otherwise). Leases, reservations and commits travel over TCP; RDMA carries the chunks of loads and stores.</summary>
     public DataPlaneTransportMode Transport { get; init; } = DataPlaneTransportMode.Auto;
 
     /// <summary>Bytes of the registered host staging buffer each RDMA node channel reads chunks into before they are
