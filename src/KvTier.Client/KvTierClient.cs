@@ -22,8 +22,8 @@ public sealed class KvTierClient : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<NodeId, (string Address, INodeChannel Channel)> channels = new();
     private readonly Func<NodeInfo, INodeChannel> openChannel;
+    private readonly NodeChannelFactory channelFactory;
     private readonly SemaphoreSlim membershipLock = new(1, 1);
-    private readonly Transport.Tcp.FrameConnectionOptions connectionOptions;
     private IReadOnlyList<NodeInfo> liveNodes = [];
     private long membershipFetchedAt;
     private bool membershipFetched;
@@ -31,6 +31,8 @@ public sealed class KvTierClient : IAsyncDisposable
 
     /// <summary>Creates a client over a directory (in-process or Redis); nothing is connected until first use.</summary>
     /// <exception cref="ArgumentException">An option is invalid (or a TLS file unusable); the message names it.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="DataPlaneTransportMode.RequireRdma"/> on a host without a
+    /// usable RDMA device.</exception>
     public KvTierClient(IBlockDirectory directory, KvTierClientOptions? options = null, ILogger? logger = null)
         : this(directory, options, logger, null)
     {
@@ -44,8 +46,8 @@ public sealed class KvTierClient : IAsyncDisposable
         Options = options ?? new KvTierClientOptions();
         Options.Validate();
         Logger = logger ?? NullLogger.Instance;
-        connectionOptions = DataPlaneSecurity.ConnectionOptions(Options);
-        this.openChannel = openChannel ?? OpenTcpChannel;
+        channelFactory = new NodeChannelFactory(Options, DataPlaneSecurity.ConnectionOptions(Options), Logger);
+        this.openChannel = openChannel ?? channelFactory.Open;
     }
 
     /// <summary>The directory the client looks blocks up in and publishes stored blocks to.</summary>
@@ -55,6 +57,25 @@ public sealed class KvTierClient : IAsyncDisposable
     public KvTierClientOptions Options { get; }
 
     internal ILogger Logger { get; }
+
+    /// <summary>The data-plane transport of each node this client has a channel to (RDMA or TCP; a node whose RDMA
+    /// channel has not decided yet, on its first read, is absent). The log says once per node why.</summary>
+    public IReadOnlyDictionary<NodeId, Rdma.DataPlaneTransport> Transports
+    {
+        get
+        {
+            var transports = new Dictionary<NodeId, Rdma.DataPlaneTransport>();
+            foreach (var (node, entry) in channels)
+            {
+                if (TransportOf(entry.Channel) is { } transport)
+                {
+                    transports[node] = transport;
+                }
+            }
+
+            return transports;
+        }
+    }
 
     /// <summary>Bytes a load or store buffer needs for <paramref name="blocks"/> blocks and
     /// <paramref name="layers"/> layers of <paramref name="kvNamespace"/>.</summary>
@@ -163,6 +184,7 @@ public sealed class KvTierClient : IAsyncDisposable
         }
 
         channels.Clear();
+        channelFactory.Dispose();
         membershipLock.Dispose();
     }
 
@@ -229,9 +251,12 @@ public sealed class KvTierClient : IAsyncDisposable
         }
     }
 
-    private TcpNodeChannel OpenTcpChannel(NodeInfo info) =>
-        new(new NodeConnectionPool(NodeConnectionPool.ParseAddress(info.DataPlaneAddress), Options.ConnectionsPerNode, connectionOptions,
-            Options.RequestTimeout), Options.Limits);
+    private static Rdma.DataPlaneTransport? TransportOf(INodeChannel channel) => channel switch
+    {
+        RdmaNodeChannel rdma => rdma.Transport,
+        TcpNodeChannel => Rdma.DataPlaneTransport.Tcp,
+        _ => null,
+    };
 
     private sealed unsafe class NativeMemoryManager(nint pointer, int length) : MemoryManager<byte>
     {

@@ -26,6 +26,14 @@ public sealed record KvTierClientOptions
     /// <summary>Most blocks sent to one node in one request (larger batches are split).</summary>
     public int MaxBlocksPerRequest { get; init; } = 1024;
 
+    /// <summary>Transport of the data plane (default <see cref="DataPlaneTransportMode.Auto"/>: RDMA where both ends
+    /// can, TCP otherwise). Leases, reservations and commits travel over TCP; RDMA carries the chunks of loads and stores.</summary>
+    public DataPlaneTransportMode Transport { get; init; } = DataPlaneTransportMode.Auto;
+
+    /// <summary>Bytes of the registered host staging buffer each RDMA node channel reads chunks into before they are
+    /// verified and decoded (a load larger than this is read in several rounds; one block must fit).</summary>
+    public int RdmaStagingBytes { get; init; } = 32 << 20;
+
     /// <summary>Protocol limits (must not exceed the nodes').</summary>
     public FrameLimits Limits { get; init; } = FrameLimits.Default;
 
@@ -53,6 +61,16 @@ public sealed record KvTierClientOptions
         if (ConnectionsPerNode is < 1 or > 64)
         {
             throw new ArgumentException($"ConnectionsPerNode {ConnectionsPerNode} is outside [1, 64].", nameof(ConnectionsPerNode));
+        }
+
+        if (!Enum.IsDefined(Transport))
+        {
+            throw new ArgumentException($"Transport {Transport} is not a DataPlaneTransportMode.", nameof(Transport));
+        }
+
+        if (RdmaStagingBytes < 1 << 20)
+        {
+            throw new ArgumentException($"RdmaStagingBytes {RdmaStagingBytes} is below 1 MiB.", nameof(RdmaStagingBytes));
         }
 
         if (MaxBlocksPerRequest < 1 || MaxBlocksPerRequest > Limits.MaxBlocksPerRequest)

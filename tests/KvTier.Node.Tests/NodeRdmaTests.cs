@@ -1,7 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using KvTier.Node.Configuration;
-using KvTier.Node.ControlPlane;
 using KvTier.Node.Hosting;
 using KvTier.Rdma;
 using KvTier.Transport.ControlPlane;
@@ -54,7 +53,7 @@ public sealed class NodeRdmaTests
         var endpoint = new KvTier.Rdma.RdmaEndpoint { QueuePairNumber = 0x12345, PacketSequenceNumber = 0xABCDE, Lid = 7, Mtu = 4096 };
         endpoint.SetGid([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 42]);
 
-        var back = RdmaWire.FromWire(RdmaWire.ToWire(endpoint));
+        var back = RdmaEndpointWire.FromWire(RdmaEndpointWire.ToWire(endpoint), "client");
 
         Assert.Equal(endpoint, back);
     }
@@ -73,10 +72,10 @@ public sealed class NodeRdmaTests
             PacketSequenceNumber = psn,
         };
 
-        var exception = Assert.Throws<ArgumentException>(() => RdmaWire.FromWire(wire));
+        var exception = Assert.Throws<ArgumentException>(() => RdmaEndpointWire.FromWire(wire, "client"));
 
         Assert.Contains(message, exception.Message, StringComparison.Ordinal);
-        Assert.Contains("client endpoint is missing", Assert.Throws<ArgumentException>(() => RdmaWire.FromWire(null)).Message,
+        Assert.Contains("client endpoint is missing", Assert.Throws<ArgumentException>(() => RdmaEndpointWire.FromWire(null, "client")).Message,
             StringComparison.Ordinal);
     }
 }

@@ -155,7 +155,7 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
         KvTier.Rdma.RdmaEndpoint client;
         try
         {
-            client = RdmaWire.FromWire(request.Client);
+            client = RdmaEndpointWire.FromWire(request.Client, "client");
         }
         catch (ArgumentException error)
         {
@@ -169,7 +169,7 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
                 arena.Endpoint.QueuePairNumber, client.QueuePairNumber, context?.Peer);
             return Task.FromResult(new ConnectRdmaReply
             {
-                Node = RdmaWire.ToWire(arena.Endpoint),
+                Node = RdmaEndpointWire.ToWire(arena.Endpoint),
                 ArenaAddress = arena.Address,
                 ArenaBytes = arena.Length,
                 ArenaRkey = arena.RemoteKey,

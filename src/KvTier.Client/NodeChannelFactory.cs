@@ -1,0 +1,93 @@
+using KvTier.BlockDirectory;
+using KvTier.Rdma;
+using KvTier.Transport;
+using KvTier.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace KvTier.Client;
+
+/// <summary>Opens each node's data-plane channel for the client's <see cref="KvTierClientOptions.Transport"/>, and owns
+/// what the RDMA channels share: this host's device report (probed once) and the device context (opened on first use).</summary>
+internal sealed class NodeChannelFactory : IDisposable
+{
+    private readonly KvTierClientOptions options;
+    private readonly FrameConnectionOptions connectionOptions;
+    private readonly ILogger logger;
+    private readonly bool secured;
+    private readonly Lazy<RdmaCapabilityReport> local = new(RdmaCapability.Detect);
+    private readonly Lock gate = new();
+    private RdmaContext? context;
+    private bool disposed;
+
+    /// <exception cref="InvalidOperationException"><see cref="DataPlaneTransportMode.RequireRdma"/> on a host without a usable
+    /// RDMA device; the message says why there is none.</exception>
+    public NodeChannelFactory(KvTierClientOptions options, FrameConnectionOptions connectionOptions, ILogger logger)
+    {
+        this.options = options;
+        this.connectionOptions = connectionOptions;
+        this.logger = logger;
+        // The RDMA path neither encrypts nor authenticates its queue-pair exchange yet (ConnectRdma goes over plain
+        // HTTP/2 without a token), so a client configured for TLS or tokens keeps to the TCP data plane under Auto.
+        secured = options.Tls is not null || options.Token is not null;
+        if (secured && options.Transport == DataPlaneTransportMode.Auto)
+        {
+            logger.LogInformation("Data plane: TCP for every node: TLS or a token is configured, and the RDMA path does not support them yet.");
+        }
+
+        if (options.Transport == DataPlaneTransportMode.RequireRdma && !Local.IsAvailable)
+        {
+            throw new InvalidOperationException(
+                $"Transport is RequireRdma, but this host has no usable RDMA device: {Local.Reason.Split('\n')[0]}. " +
+                "Use Auto to fall back to TCP, or see docs/rdma.md.");
+        }
+    }
+
+    /// <summary>This host's RDMA devices, probed once.</summary>
+    public RdmaCapabilityReport Local => local.Value;
+
+    /// <summary>The device context every RDMA channel of this client creates its queue pairs on.</summary>
+    /// <exception cref="RdmaException">The device cannot be opened.</exception>
+    public RdmaContext Context
+    {
+        get
+        {
+            lock (gate)
+            {
+                ObjectDisposedException.ThrowIf(disposed, this);
+                return context ??= RdmaContext.Open();
+            }
+        }
+    }
+
+    public INodeChannel Open(NodeInfo node) => options.Transport == DataPlaneTransportMode.TcpOnly
+        || (secured && options.Transport == DataPlaneTransportMode.Auto)
+        ? OpenTcp(node).Channel
+        : OpenRdma(node, null);
+
+    /// <summary>An RDMA channel whose queue-pair exchange goes through <paramref name="connector"/> (null: the node's
+    /// control plane, ConnectRdma over gRPC).</summary>
+    public RdmaNodeChannel OpenRdma(NodeInfo node, RdmaConnector? connector)
+    {
+        var (pool, tcp) = OpenTcp(node);
+        var controlPlane = connector is null ? new ControlPlaneRdmaConnector(node.ControlPlaneAddress, options.RequestTimeout) : null;
+        return new RdmaNodeChannel(node, pool, tcp, this, connector ?? controlPlane!.ConnectAsync, controlPlane, options, logger);
+    }
+
+    /// <summary>Closes the device context; call after every channel is disposed.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            disposed = true;
+            context?.Dispose();
+            context = null;
+        }
+    }
+
+    private (NodeConnectionPool Pool, TcpNodeChannel Channel) OpenTcp(NodeInfo node)
+    {
+        var pool = new NodeConnectionPool(NodeConnectionPool.ParseAddress(node.DataPlaneAddress), options.ConnectionsPerNode, connectionOptions,
+            options.RequestTimeout);
+        return (pool, new TcpNodeChannel(pool, options.Limits));
+    }
+}
