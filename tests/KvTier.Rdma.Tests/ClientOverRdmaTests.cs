@@ -55,36 +55,18 @@ public sealed class ClientOverRdmaTests
         Assert.Equal(0, node.Store.GetStats().ActiveLeases);
     }
 
-    [Fact]
-    public async Task Tcp_only_uses_tcp_even_where_both_ends_could_use_rdma()
+    [Theory]
+    [InlineData("tcp-only")] // the operator's choice
+    [InlineData("token")] // under Auto: the RDMA path carries no token and no TLS yet, so it must not bypass them
+    public async Task The_client_stays_on_tcp_where_both_ends_could_use_rdma_when_told_to_or_when_it_carries_a_token(string reason)
     {
         using var fake = TestShim.UseFakeDevice();
         var ns = TestCluster.Namespace();
         await using var node = await StartNodeAsync(ns);
-        await using var client = new KvTierClient(node.Directory, Options() with { Transport = DataPlaneTransportMode.TcpOnly });
+        var options = reason == "token" ? Options() with { Token = "tenant-token" } : Options() with { Transport = DataPlaneTransportMode.TcpOnly };
+        await using var client = new KvTierClient(node.Directory, options);
         var chain = TestCluster.Chain(4, seed: 15);
         var source = TestCluster.RandomBlocks(ns, 4, seed: 16);
-
-        await client.StoreAsync(ns, chain, 0, source, Token);
-        var load = await LoadAsync(client, ns, chain, source.Length);
-
-        Assert.NotNull(node.RdmaServer);
-        Assert.Equal(4, load.Result.LoadedBlocks);
-        Assert.Equal(source, load.Bytes);
-        Assert.Equal(DataPlaneTransport.Tcp, client.Transports[node.Info.Id]);
-        Assert.IsType<TcpNodeChannel>(await client.GetChannelAsync(node.Info.Id, Token));
-        Assert.Equal(0, node.RdmaServer.ConnectionCount);
-    }
-
-    [Fact]
-    public async Task A_client_with_a_token_stays_on_tcp_under_auto_because_the_rdma_path_does_not_carry_it_yet()
-    {
-        using var fake = TestShim.UseFakeDevice();
-        var ns = TestCluster.Namespace();
-        await using var node = await StartNodeAsync(ns);
-        await using var client = new KvTierClient(node.Directory, Options() with { Token = "tenant-token" });
-        var chain = TestCluster.Chain(4, seed: 17);
-        var source = TestCluster.RandomBlocks(ns, 4, seed: 18);
 
         await client.StoreAsync(ns, chain, 0, source, Token);
         var load = await LoadAsync(client, ns, chain, source.Length);
