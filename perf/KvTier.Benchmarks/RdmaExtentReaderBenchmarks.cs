@@ -31,14 +31,7 @@ public unsafe class RdmaExtentReaderBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var shim = RdmaPostPollBenchmarks.FindTestingShim();
-        Environment.SetEnvironmentVariable(RdmaLibrary.PathVariable, shim);
-        var library = NativeLibrary.Load(shim);
-        var useFake = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(library, "kvt_testing_use_fake_device");
-        if (useFake(1) != 0)
-        {
-            throw new InvalidOperationException("kvt_testing_use_fake_device failed");
-        }
+        FakeRdmaDevice.Enable();
 
         context = RdmaContext.Open();
         arena = (byte*)NativeMemory.AlignedAlloc(ArenaBytes, 4096);

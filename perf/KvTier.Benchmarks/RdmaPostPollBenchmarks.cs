@@ -28,14 +28,7 @@ public unsafe class RdmaPostPollBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var shim = FindTestingShim();
-        Environment.SetEnvironmentVariable(RdmaLibrary.PathVariable, shim);
-        var library = NativeLibrary.Load(shim);
-        var useFake = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(library, "kvt_testing_use_fake_device");
-        if (useFake(1) != 0)
-        {
-            throw new InvalidOperationException("kvt_testing_use_fake_device failed");
-        }
+        FakeRdmaDevice.Enable();
 
         context = RdmaContext.Open();
         queue = context.CreateCompletionQueue(1024);
@@ -95,19 +88,5 @@ public unsafe class RdmaPostPollBenchmarks
         context.Dispose();
         NativeMemory.AlignedFree(localBytes);
         NativeMemory.AlignedFree(remoteBytes);
-    }
-
-    internal static string FindTestingShim()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "native", "build", "libkvtier_rdma_testing.so");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("native/build/libkvtier_rdma_testing.so not found: run ./build.sh first");
     }
 }
