@@ -36,6 +36,7 @@ internal static class NodeConfiguration
         ["--tls-key"] = "Tls:KeyFile",
         ["--tls-client-ca"] = "Tls:ClientCaFile",
         ["--tokens-file"] = "Auth:TokensFile",
+        ["--rdma-device"] = "Rdma:Device",
     };
 
     /// <summary>The options, or every problem found (unknown keys, unparsable values, failed validation).</summary>

@@ -92,6 +92,19 @@ public sealed class NodeConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Rdma_device_port_and_gid_come_from_every_source_and_bad_ones_are_refused_by_name()
+    {
+        var (options, problems) = NodeConfiguration.Load(["--rdma-device", "mlx5_1", "--Rdma:GidIndex", "3"],
+            new Hashtable { ["KVTIER_NODE_Rdma__Port"] = "2" });
+        var (_, refused) = NodeConfiguration.Load(["--Rdma:Port", "0", "--Rdma:GidIndex", "-2"], new Hashtable());
+
+        Assert.Empty(problems);
+        Assert.Equal(("mlx5_1", 2, 3, true), (options!.Rdma.Device, options.Rdma.Port, options.Rdma.GidIndex, options.Rdma.Enabled));
+        Assert.Contains(refused, p => p.Contains("Rdma:Port must be a port number from 1 to 255, got 0", StringComparison.Ordinal));
+        Assert.Contains(refused, p => p.Contains("Rdma:GidIndex must be -1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_missing_config_file_is_named()
     {
         var missing = Path.Combine(folder, "absent.json");

@@ -48,6 +48,24 @@ public sealed class NodeRdmaTests
     }
 
     [Fact]
+    public async Task A_node_with_rdma_turned_off_serves_tcp_only_and_says_it_was_configured_so()
+    {
+        await using var node = await NodeHost.StartAsync(new NodeOptions
+        {
+            NodeId = "rdma-off",
+            DataPlane = { Host = "127.0.0.1", Port = 0 },
+            ControlPlane = { Host = "127.0.0.1", Port = 0 },
+            Http = { Host = "127.0.0.1", Port = 0 },
+            Storage = { ArenaSize = new ByteSize(16L << 20), HugePages = false, LockMemory = false },
+            Rdma = { Enabled = false },
+        }, (_, _) => new PingOnlyFrameHandler(), NullLoggerFactory.Instance, Token);
+
+        Assert.Null(node.RdmaServer);
+        Assert.False(node.Info.SupportsRdma);
+        Assert.Equal("TCP only: RDMA is turned off by configuration (Rdma:Enabled = false)", node.RdmaStatus);
+    }
+
+    [Fact]
     public void An_endpoint_round_trips_through_the_control_plane_message()
     {
         var endpoint = new KvTier.Rdma.RdmaEndpoint { QueuePairNumber = 0x12345, PacketSequenceNumber = 0xABCDE, Lid = 7, Mtu = 4096 };

@@ -38,6 +38,26 @@ public sealed class NodeOptions
 
     /// <summary>Bearer-token authentication of tenants (off unless a tokens file is configured).</summary>
     public AuthOptions Auth { get; set; } = new();
+
+    /// <summary>Serving the arena over RDMA, when this host has a usable device.</summary>
+    public RdmaOptions Rdma { get; set; } = new();
+}
+
+/// <summary>Which RDMA device, port and GID the node serves its arena on (docs/rdma.md). With no usable device the
+/// node serves TCP only whatever these say.</summary>
+public sealed class RdmaOptions
+{
+    /// <summary>Off: TCP only even where a device is usable (for example while a fabric is being brought up).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Device name as in <c>ibv_devices</c> (for example mlx5_0); unset: the first device found.</summary>
+    public string? Device { get; set; }
+
+    /// <summary>Port number on the device (from 1).</summary>
+    public int Port { get; set; } = 1;
+
+    /// <summary>GID table index; -1 picks a RoCE v2 GID of the port automatically.</summary>
+    public int GidIndex { get; set; } = -1;
 }
 
 /// <summary>TLS settings. Setting <see cref="CertificateFile"/> and <see cref="KeyFile"/> turns TLS on for the data

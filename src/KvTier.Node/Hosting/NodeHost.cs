@@ -369,10 +369,16 @@ public sealed class NodeHost : IAsyncDisposable
             Options.NodeId, Info.Id, Info.Epoch, DataPlaneEndPoint, ControlPlaneEndPoint, HttpEndPoint, recovered.Count, RdmaStatus);
     }
 
-    /// <summary>Registers the arena with the first RDMA device once, so clients can read and write it one-sidedly;
-    /// any failure leaves the node on TCP with the reason logged.</summary>
+    /// <summary>Registers the arena once with the configured RDMA device (default: the first), so clients can read and
+    /// write it one-sidedly; any failure leaves the node on TCP with the reason logged.</summary>
     private void StartRdma(StorageEngine engine)
     {
+        if (!Options.Rdma.Enabled)
+        {
+            RdmaStatus = "TCP only: RDMA is turned off by configuration (Rdma:Enabled = false)";
+            return;
+        }
+
         if (!Rdma.IsAvailable)
         {
             RdmaStatus = $"TCP only: {Rdma.Reason.Split('\n')[0]}";
@@ -382,7 +388,7 @@ public sealed class NodeHost : IAsyncDisposable
         RdmaContext? context = null;
         try
         {
-            context = RdmaContext.Open();
+            context = RdmaContext.Open(Options.Rdma.Device, (uint)Options.Rdma.Port, Options.Rdma.GidIndex);
             RdmaServer = new RdmaArenaServer(context, engine.ArenaAddress, (ulong)engine.ArenaLength);
             rdmaContext = context;
             RdmaStatus = $"RDMA: {engine.ArenaLength} arena bytes registered on port {context.Port.PortNumber} " +
