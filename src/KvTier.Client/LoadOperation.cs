@@ -27,6 +27,7 @@ internal sealed class LoadOperation : IDisposable
     private readonly BlockKey[] keys;
     private readonly PrefixLookup prefix;
     private readonly Memory<byte> destination;
+    private readonly DirectLoadTarget? direct;
     private readonly int firstLayer;
     private readonly int layerCount;
     private readonly int blockCount;
@@ -44,11 +45,51 @@ internal sealed class LoadOperation : IDisposable
     private int detached;
 
     public LoadOperation(KvTierClient client, KvNamespace ns, PrefixLookup prefix, Memory<byte> destination, LoadOptions options)
+        : this(client, ns, prefix, destination, null, options)
+    {
+        var needed = (long)blockCount * layerCount * chunkBytes;
+        if (destination.Length < needed)
+        {
+            throw new ArgumentException(
+                $"Destination of {destination.Length} bytes is too small: {blockCount} blocks x {layerCount} layers x {chunkBytes} bytes need {needed}.",
+                nameof(destination));
+        }
+    }
+
+    /// <summary>A direct load: chunks are read over RDMA straight into <paramref name="direct"/>'s registered memory
+    /// (see <see cref="IDirectReadReceiver"/>); a node the client reaches over TCP cannot serve it.</summary>
+    public LoadOperation(KvTierClient client, KvNamespace ns, PrefixLookup prefix, DirectLoadTarget direct, LoadOptions options)
+        : this(client, ns, prefix, Memory<byte>.Empty, direct, options)
+    {
+        if (codec.Id != CodecId.None)
+        {
+            throw new ArgumentException(
+                $"Namespace {ns.Id} is encoded with {codec.Id}: a direct load lands chunks as stored, so it needs the 'none' codec; load through LoadAsync instead.",
+                nameof(ns));
+        }
+
+        if (firstLayer < direct.FirstLayer || firstLayer + layerCount > direct.FirstLayer + direct.LayerCount)
+        {
+            throw new ArgumentException(
+                $"Layers {firstLayer}..{firstLayer + layerCount - 1} are not all in the target's layers {direct.FirstLayer}..{direct.FirstLayer + direct.LayerCount - 1}.",
+                nameof(options));
+        }
+
+        if ((long)blockCount * chunkBytes > direct.BytesPerLayer)
+        {
+            throw new ArgumentException(
+                $"The target's {direct.BytesPerLayer} bytes per layer cannot hold {blockCount} blocks x {chunkBytes} bytes.", nameof(direct));
+        }
+    }
+
+    private LoadOperation(KvTierClient client, KvNamespace ns, PrefixLookup prefix, Memory<byte> destination, DirectLoadTarget? direct,
+        LoadOptions options)
     {
         this.client = client;
         this.ns = ns;
         this.prefix = prefix;
         this.destination = destination;
+        this.direct = direct;
         codec = ChunkCodecs.ForNamespace(ns);
         var layers = ns.Layout.Layers;
         if (options.FirstLayer < 0 || options.FirstLayer >= layers || options.LayerCount < 0 || options.FirstLayer + options.LayerCount > layers)
@@ -66,14 +107,6 @@ internal sealed class LoadOperation : IDisposable
         layerCount = options.LayerCount == 0 ? layers - firstLayer : options.LayerCount;
         blockCount = Math.Min(prefix.HitCount, options.MaxBlocks);
         chunkBytes = ns.Layout.BytesPerLayerChunk;
-        var needed = (long)blockCount * layerCount * chunkBytes;
-        if (destination.Length < needed)
-        {
-            throw new ArgumentException(
-                $"Destination of {destination.Length} bytes is too small: {blockCount} blocks x {layerCount} layers x {chunkBytes} bytes need {needed}.",
-                nameof(destination));
-        }
-
         keys = new BlockKey[prefix.HitCount];
         for (var i = 0; i < keys.Length; i++)
         {
@@ -162,6 +195,11 @@ internal sealed class LoadOperation : IDisposable
         {
             var channel = await client.GetChannelAsync(node, timeout.Token)
                 ?? throw new IOException($"Node {node} is not live in the directory.");
+            if (direct is not null && !(channel is RdmaNodeChannel rdma && await rdma.UsesRdmaAsync(timeout.Token)))
+            {
+                throw new IOException($"Node {node} serves this client over TCP; a direct load needs RDMA.");
+            }
+
             // One read per connection to the node (at most a body's worth each), so the node verifies and sends them
             // on several cores at once; each answer is still layer-major within itself.
             var connections = client.Options.ConnectionsPerNode;
@@ -241,7 +279,8 @@ internal sealed class LoadOperation : IDisposable
         Interlocked.Increment(ref activeDecodes);
         try
         {
-            if (Volatile.Read(ref detached) != 0)
+            // A direct load has no host memory to decode into: its chunks arrive only through DirectDelivered.
+            if (Volatile.Read(ref detached) != 0 || direct is not null)
             {
                 return false;
             }
@@ -367,7 +406,7 @@ internal sealed class LoadOperation : IDisposable
     private Memory<byte> Place(int block, int layer, int length, out int headLength)
     {
         headLength = ChunkHeader.Size;
-        if (codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
+        if (direct is not null || codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
         {
             return Memory<byte>.Empty;
         }
@@ -415,9 +454,34 @@ internal sealed class LoadOperation : IDisposable
         return ok;
     }
 
+    /// <summary>Where a chunk's payload goes in the direct target's region; false when the chunk is not a raw chunk
+    /// behind its header (the namespace's layout says how long that is) or the load has ended.</summary>
+    private bool PlaceDirect(int block, int layer, int length, out ulong offset)
+    {
+        offset = 0;
+        if (direct is null || length != ChunkHeader.Size + chunkBytes || Volatile.Read(ref detached) != 0)
+        {
+            return false;
+        }
+
+        offset = direct.LayerOffset(firstLayer + layer) + ((ulong)block * (ulong)chunkBytes);
+        return true;
+    }
+
+    /// <summary>A chunk read straight into the direct target. Its bytes cannot be read by this CPU (GPU memory): the node
+    /// verified the whole chunk against its checksum when it granted the lease, the lease kept it from changing, and
+    /// the RDMA transport's end-to-end CRC covered it on the wire (see docs/rdma.md, "What is verified where").</summary>
+    private void DirectDelivered(int block, int layer)
+    {
+        if (Volatile.Read(ref detached) == 0)
+        {
+            SetState(block, layer, Loaded);
+        }
+    }
+
     /// <summary>Takes one read's answers: maps its block indexes to the load's, verifies and decodes each chunk, and
     /// records which blocks failed on this copy.</summary>
-    private sealed class NodeReceiver(LoadOperation load, NodeId node, int[] blocks, bool[] failedThisRound) : IBlockReadReceiver
+    private sealed class NodeReceiver(LoadOperation load, NodeId node, int[] blocks, bool[] failedThisRound) : IDirectReadReceiver
     {
         // Per block of this read: chunks still expected (-1 until the node answered for it).
         private readonly int[] chunksLeft = CreateUnanswered(blocks.Length);
@@ -445,6 +509,23 @@ internal sealed class LoadOperation : IDisposable
             if (!load.Placed(blocks[block], layer, head, complete))
             {
                 Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt or incomplete", stale: complete);
+            }
+        }
+
+        public DirectLoadTarget? Direct => load.direct;
+
+        public bool TryPlaceDirect(int block, int layer, int length, out ulong offset) => load.PlaceDirect(blocks[block], layer, length, out offset);
+
+        public void ChunkDelivered(int block, int layer, bool delivered, string? failure)
+        {
+            chunksLeft[block]--;
+            if (delivered)
+            {
+                load.DirectDelivered(blocks[block], layer);
+            }
+            else
+            {
+                Fail(block, $"node {node}: layer {load.firstLayer + layer} was not read into the target: {failure ?? "failed"}", stale: false);
             }
         }
 
