@@ -32,7 +32,7 @@ internal sealed class LoadOperation : IDisposable
     private readonly int layerCount;
     private readonly int blockCount;
     private readonly int chunkBytes;
-    private readonly int blocksPerRead;
+    private readonly int maxEncodedChunk;
     private readonly Action<LayerLoaded>? layerLoaded;
     private readonly byte[] states;
     private readonly int[] layerPending;
@@ -113,7 +113,7 @@ internal sealed class LoadOperation : IDisposable
             keys[i] = prefix.Hits[i].Key;
         }
 
-        blocksPerRead = BlocksPerRead(client.Options, layerCount, codec.MaxEncodedLength(chunkBytes, ChunkShape.ForLayout(ns.Layout)));
+        maxEncodedChunk = codec.MaxEncodedLength(chunkBytes, ChunkShape.ForLayout(ns.Layout));
         abandonedToken = abandoned.Token;
         layerLoaded = options.LayerLoaded;
         states = new byte[blockCount * layerCount];
@@ -180,11 +180,42 @@ internal sealed class LoadOperation : IDisposable
         return retry;
     }
 
-    /// <summary>Most blocks one read may ask for so that the answer fits the body limit even if nothing compresses.</summary>
+    /// <summary>Most blocks one read of <paramref name="layerCount"/> layers may ask for so that the answer fits the body
+    /// limit even if nothing compresses.</summary>
     internal static int BlocksPerRead(KvTierClientOptions options, int layerCount, int maxEncodedChunk)
     {
         var perBlock = 2 + ((long)layerCount * (12 + maxEncodedChunk));
         return (int)Math.Clamp((options.Limits.MaxBodyBytes - 8) / perBlock, 1, options.MaxBlocksPerRequest);
+    }
+
+    /// <summary>
+    /// Cuts one node's blocks into reads: the blocks into one group per connection (so the node verifies and sends on
+    /// several cores at once), and the layers into ranges small enough that a group's answer fits the body limit.
+    /// Reads come layer range by layer range, and a connection serves its reads in order, so the first layers of
+    /// every block arrive first however large the load: layer-by-layer completion survives loads of many bodies.
+    /// </summary>
+    internal static List<(int FirstBlock, int BlockCount, int FirstLayer, int LayerCount)> PlanReads(KvTierClientOptions options,
+        int blocks, int layers, int maxEncodedChunk)
+    {
+        var groups = Math.Max(1, options.ConnectionsPerNode);
+        var perGroup = Math.Min((blocks + groups - 1) / groups, BlocksPerRead(options, 1, maxEncodedChunk));
+        var layersPerRead = layers;
+        while (layersPerRead > 1 && BlocksPerRead(options, layersPerRead, maxEncodedChunk) < perGroup)
+        {
+            layersPerRead = Math.Max(1, layersPerRead / 2);
+        }
+
+        perGroup = Math.Max(1, Math.Min(perGroup, BlocksPerRead(options, layersPerRead, maxEncodedChunk)));
+        var reads = new List<(int, int, int, int)>();
+        for (var layer = 0; layer < layers; layer += layersPerRead)
+        {
+            for (var block = 0; block < blocks; block += perGroup)
+            {
+                reads.Add((block, Math.Min(perGroup, blocks - block), layer, Math.Min(layersPerRead, layers - layer)));
+            }
+        }
+
+        return reads;
     }
 
     private async Task FetchFromNodeAsync(NodeId node, int[] blocks, bool[] failedThisRound, CancellationToken cancellationToken)
@@ -200,18 +231,9 @@ internal sealed class LoadOperation : IDisposable
                 throw new IOException($"Node {node} serves this client over TCP; a direct load needs RDMA.");
             }
 
-            // One read per connection to the node (at most a body's worth each), so the node verifies and sends them
-            // on several cores at once; each answer is still layer-major within itself.
-            var connections = client.Options.ConnectionsPerNode;
-            var perRead = Math.Min(blocksPerRead, Math.Max(1, (blocks.Length + connections - 1) / connections));
-            if (blocks.Length <= perRead)
-            {
-                await ReadAsync(channel, node, blocks, failedThisRound, timeout.Token);
-            }
-            else
-            {
-                await Task.WhenAll(blocks.Chunk(perRead).Select(batch => ReadAsync(channel, node, batch, failedThisRound, timeout.Token)));
-            }
+            var reads = PlanReads(client.Options, blocks.Length, layerCount, maxEncodedChunk);
+            await Task.WhenAll(reads.Select(read => ReadAsync(channel, node, blocks[read.FirstBlock..(read.FirstBlock + read.BlockCount)],
+                read.FirstLayer, read.LayerCount, failedThisRound, timeout.Token)));
         }
         catch (Exception error) when (error is IOException or ProtocolViolationException
             || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -228,7 +250,10 @@ internal sealed class LoadOperation : IDisposable
         }
     }
 
-    private async Task ReadAsync(INodeChannel channel, NodeId node, int[] blocks, bool[] failedThisRound, CancellationToken cancellationToken)
+    /// <summary>One read: layers <paramref name="firstReadLayer"/>..+<paramref name="readLayers"/> (relative to the
+    /// load's first layer) of <paramref name="blocks"/>.</summary>
+    private async Task ReadAsync(INodeChannel channel, NodeId node, int[] blocks, int firstReadLayer, int readLayers, bool[] failedThisRound,
+        CancellationToken cancellationToken)
     {
         var blockKeys = new BlockKey[blocks.Length];
         for (var i = 0; i < blocks.Length; i++)
@@ -236,10 +261,10 @@ internal sealed class LoadOperation : IDisposable
             blockKeys[i] = keys[blocks[i]];
         }
 
-        var receiver = new NodeReceiver(this, node, blocks, failedThisRound);
+        var receiver = new NodeReceiver(this, node, blocks, firstReadLayer, readLayers, failedThisRound);
         try
         {
-            await channel.ReadBlocksAsync(new BlockRead(ns.Id, firstLayer, layerCount, blockKeys), receiver, cancellationToken);
+            await channel.ReadBlocksAsync(new BlockRead(ns.Id, firstLayer + firstReadLayer, readLayers, blockKeys), receiver, cancellationToken);
         }
         finally
         {
@@ -481,7 +506,9 @@ internal sealed class LoadOperation : IDisposable
 
     /// <summary>Takes one read's answers: maps its block indexes to the load's, verifies and decodes each chunk, and
     /// records which blocks failed on this copy.</summary>
-    private sealed class NodeReceiver(LoadOperation load, NodeId node, int[] blocks, bool[] failedThisRound) : IDirectReadReceiver
+    /// <remarks>The channel numbers layers within its read; <c>layerOffset</c> turns them into the load's.</remarks>
+    private sealed class NodeReceiver(LoadOperation load, NodeId node, int[] blocks, int layerOffset, int layerCount, bool[] failedThisRound)
+        : IDirectReadReceiver
     {
         // Per block of this read: chunks still expected (-1 until the node answered for it).
         private readonly int[] chunksLeft = CreateUnanswered(blocks.Length);
@@ -490,7 +517,7 @@ internal sealed class LoadOperation : IDisposable
         {
             if (status == FrameStatus.Ok)
             {
-                chunksLeft[block] = load.layerCount;
+                chunksLeft[block] = layerCount;
                 return;
             }
 
@@ -501,45 +528,45 @@ internal sealed class LoadOperation : IDisposable
         public CancellationToken Abandoned => load.abandonedToken;
 
         public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength) =>
-            load.Place(blocks[block], layer, length, out headLength);
+            load.Place(blocks[block], layerOffset + layer, length, out headLength);
 
         public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
         {
             chunksLeft[block]--;
-            if (!load.Placed(blocks[block], layer, head, complete))
+            if (!load.Placed(blocks[block], layerOffset + layer, head, complete))
             {
-                Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt or incomplete", stale: complete);
+                Fail(block, $"node {node} sent layer {load.firstLayer + layerOffset + layer} corrupt or incomplete", stale: complete);
             }
         }
 
         public DirectLoadTarget? Direct => load.direct;
 
-        public bool TryPlaceDirect(int block, int layer, int length, out ulong offset) => load.PlaceDirect(blocks[block], layer, length, out offset);
+        public bool TryPlaceDirect(int block, int layer, int length, out ulong offset) => load.PlaceDirect(blocks[block], layerOffset + layer, length, out offset);
 
         public void ChunkDelivered(int block, int layer, bool delivered, string? failure)
         {
             chunksLeft[block]--;
             if (delivered)
             {
-                load.DirectDelivered(blocks[block], layer);
+                load.DirectDelivered(blocks[block], layerOffset + layer);
             }
             else
             {
-                Fail(block, $"node {node}: layer {load.firstLayer + layer} was not read into the target: {failure ?? "failed"}", stale: false);
+                Fail(block, $"node {node}: layer {load.firstLayer + layerOffset + layer} was not read into the target: {failure ?? "failed"}", stale: false);
             }
         }
 
         public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
         {
             chunksLeft[block]--;
-            if (load.IsLoaded(blocks[block], layer))
+            if (load.IsLoaded(blocks[block], layerOffset + layer))
             {
                 return; // verified on an earlier copy
             }
 
-            if (!load.Deliver(blocks[block], layer, chunk))
+            if (!load.Deliver(blocks[block], layerOffset + layer, chunk))
             {
-                Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt", stale: true);
+                Fail(block, $"node {node} sent layer {load.firstLayer + layerOffset + layer} corrupt", stale: true);
             }
         }
 
