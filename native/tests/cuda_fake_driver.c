@@ -30,6 +30,7 @@ static range allocations[MAX_ITEMS];
 static range registrations[MAX_ITEMS];
 static int primary_context_storage;
 static int unpinned_async_copies;
+static int gpudirect_flushes;
 
 static int add(range *table, uintptr_t start, size_t length)
 {
@@ -199,6 +200,17 @@ EXPORT int cuMemcpyHtoD_v2(uint64_t device, const void *host, size_t bytes)
 {
     return copy((void *)(uintptr_t)device, host, bytes, device, bytes);
 }
+EXPORT int cuFlushGPUDirectRDMAWrites(int target, int scope)
+{
+    if (target != 0 || (scope != 100 && scope != 200))
+        return INVALID_VALUE;
+    int rc = ready();
+    if (rc == OK)
+        gpudirect_flushes++;
+    return rc;
+}
+/* Test hook (not a driver entry point): calls of cuFlushGPUDirectRDMAWrites that succeeded. */
+EXPORT int kvt_fake_cuda_gpudirect_flushes(void) { return gpudirect_flushes; }
 EXPORT int cuMemGetHandleForAddressRange(void *handle, uint64_t device, size_t bytes, int type, unsigned long long flags)
 {
     if (type != 1 || flags != 0 || find_containing(allocations, (uintptr_t)device, bytes) == NULL)

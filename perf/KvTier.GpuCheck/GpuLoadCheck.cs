@@ -82,6 +82,8 @@ internal static class GpuLoadCheck
             loader.CopyStream.Synchronize();
             var verified = first.LoadedBlocks == blocks && SameBytes(host, source);
             json.WriteNumber("loaded_blocks", first.LoadedBlocks);
+            json.WriteString("path", first.Path.ToString());
+            json.WriteString("path_reason", first.PathReason);
             json.WriteBoolean("verified_device_bytes", verified);
             if (!verified)
             {

@@ -1,5 +1,6 @@
 using KvTier.Core;
 using KvTier.Cuda;
+using KvTier.Rdma;
 
 namespace KvTier.Client.Gpu;
 
@@ -9,15 +10,25 @@ namespace KvTier.Client.Gpu;
 /// <see cref="KvTierClient"/> split per layer. Either one device buffer cut into layers, or addresses an engine
 /// owns (its per-layer KV cache tensors).
 /// </summary>
-public sealed class GpuKvDestination
+/// <remarks>
+/// A destination cut from one buffer can also be loaded into with GPUDirect RDMA: the first such load registers the
+/// buffer with the client's RDMA device (dma-buf, else nvidia-peermem). Dispose the destination to deregister it
+/// before freeing the buffer.
+/// </remarks>
+public sealed class GpuKvDestination : IDisposable
 {
     private readonly ulong[] layerAddresses;
+    private readonly CudaDeviceBuffer? buffer;
+    private readonly Lock gate = new();
+    private DirectLoadTarget? direct;
+    private bool disposed;
 
-    private GpuKvDestination(ulong[] layerAddresses, long bytesPerLayer, int firstLayer)
+    private GpuKvDestination(ulong[] layerAddresses, long bytesPerLayer, int firstLayer, CudaDeviceBuffer? buffer)
     {
         this.layerAddresses = layerAddresses;
         BytesPerLayer = bytesPerLayer;
         FirstLayer = firstLayer;
+        this.buffer = buffer;
     }
 
     /// <summary>The first layer (absolute) this destination holds.</summary>
@@ -82,7 +93,7 @@ public sealed class GpuKvDestination
             addresses[i] = buffer.Pointer + (ulong)(i * bytesPerLayer);
         }
 
-        return new GpuKvDestination(addresses, bytesPerLayer, firstLayer);
+        return new GpuKvDestination(addresses, bytesPerLayer, firstLayer, buffer);
     }
 
     /// <summary>Device addresses an engine owns, one per layer from <paramref name="firstLayer"/>, each with
@@ -105,6 +116,38 @@ public sealed class GpuKvDestination
             throw new ArgumentException($"The address of layer {firstLayer + zero} is 0.", nameof(layerAddresses));
         }
 
-        return new GpuKvDestination(addresses, bytesPerLayer, firstLayer);
+        return new GpuKvDestination(addresses, bytesPerLayer, firstLayer, null);
     }
+
+    /// <summary>Deregisters the buffer from the RDMA device if a GPUDirect load registered it.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            disposed = true;
+            direct?.Dispose();
+            direct = null;
+        }
+    }
+
+    /// <summary>The destination as a target for <see cref="KvTierClient.LoadDirectAsync"/>; null with the reason when
+    /// it cannot be one (engine-owned addresses are not one registrable buffer).</summary>
+    internal DirectLoadTarget? DirectTarget(out string reason)
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (buffer is null)
+            {
+                reason = "the destination is engine-owned per-layer addresses, not one device buffer the NIC can register";
+                return null;
+            }
+
+            reason = "one device buffer";
+            return direct ??= new DirectLoadTarget(Register, [.. layerAddresses.Select(a => a - buffer.Pointer)], BytesPerLayer, FirstLayer);
+        }
+    }
+
+    private RdmaDestination Register(RdmaContext rdma) =>
+        GpuDirectRdma.TryRegister(rdma, buffer!, out var destination, out var reason) ? destination : throw new RdmaException(reason);
 }

@@ -10,7 +10,9 @@ namespace KvTier.Client.Gpu;
 /// Loads cached blocks into GPU memory through a <see cref="KvTierClient"/>: the client loads into a pinned host
 /// staging buffer (verified, decoded, layer by layer) and, as each layer lands, the loader queues that layer's
 /// host-to-device copy on its CUDA stream and records the layer's event, so layer i is copied while layer i + 1
-/// is still loading and an engine can start computing on layer i as soon as its event has happened.
+/// is still loading and an engine can start computing on layer i as soon as its event has happened. Where the NIC
+/// can write into GPU memory (GPUDirect RDMA; see <see cref="GpuKvLoaderOptions.GpuDirect"/>), the client's RDMA
+/// reads land in the destination directly instead, layer by layer, and each layer's event follows its reads.
 /// </summary>
 /// <remarks>
 /// One loader runs one load at a time (they share the staging buffer and the per-layer events); create one per
@@ -149,7 +151,28 @@ public sealed class GpuKvLoader : IDisposable
                 layers[i] = new GpuLayerLoad(destination.FirstLayer + i, 0, clock.Elapsed, layerEvents[i]);
             }
 
-            return new GpuLoadResult(0, 0, null, GpuLoadPath.PinnedStaging, layers!, started);
+            return new GpuLoadResult(0, 0, null, GpuLoadPath.PinnedStaging, layers!, started) { PathReason = "nothing to load" };
+        }
+
+        var pathReason = "GPUDirect RDMA is off (GpuKvLoaderOptions.GpuDirect)";
+        if (Options.GpuDirect != GpuDirectMode.Off)
+        {
+            var target = destination.DirectTarget(out pathReason);
+            if (target is not null)
+            {
+                var check = await client.CheckDirectLoadAsync(kvNamespace, prefix, target, blocks, cancellationToken);
+                pathReason = check.Reason;
+                if (check.IsPossible)
+                {
+                    return await LoadDirectAsync(kvNamespace, prefix, destination, target, options, layers, clock, blocks, check.Reason,
+                        cancellationToken);
+                }
+            }
+
+            if (Options.GpuDirect == GpuDirectMode.Require)
+            {
+                throw new InvalidOperationException($"GpuDirect is Require, but GPUDirect RDMA cannot be used: {pathReason}.");
+            }
         }
 
         var layersPerGroup = (int)Math.Clamp(Options.MaxStagingBytes / layerBytes, 0, destination.LayerCount);
@@ -210,7 +233,41 @@ public sealed class GpuKvLoader : IDisposable
             }
         }
 
-        return new GpuLoadResult(loaded, blocks, firstFailure, GpuLoadPath.PinnedStaging, layers!, started);
+        return new GpuLoadResult(loaded, blocks, firstFailure, GpuLoadPath.PinnedStaging, layers!, started)
+        {
+            PathReason = $"pinned staging: {pathReason}",
+        };
+    }
+
+    /// <summary>GPUDirect RDMA: the client's NIC reads every layer's chunks straight into the destination; as each layer's
+    /// reads complete, the loader flushes them to the GPU and records the layer's event.</summary>
+    private async Task<GpuLoadResult> LoadDirectAsync(KvNamespace kvNamespace, PrefixLookup prefix, GpuKvDestination destination,
+        DirectLoadTarget target, GpuLoadOptions options, GpuLayerLoad?[] layers, Stopwatch clock, int blocks, string reason,
+        CancellationToken cancellationToken)
+    {
+        var group = new LayerGroup(this, destination, options.LayerLoaded, layers, clock, 0, blocks, kvNamespace.Layout.BytesPerLayerChunk,
+            direct: true);
+        var result = await client.LoadDirectAsync(kvNamespace, prefix, target, new LoadOptions
+        {
+            FirstLayer = destination.FirstLayer,
+            LayerCount = destination.LayerCount,
+            MaxBlocks = blocks,
+            LayerLoaded = group.OnLayerLoaded,
+        }, cancellationToken);
+        group.ThrowIfCopyFailed();
+        for (var i = 0; i < layers.Length; i++)
+        {
+            if (layers[i] is null)
+            {
+                group.Queue(destination.FirstLayer + i, result.LoadedBlocks);
+            }
+        }
+
+        group.ThrowIfCopyFailed();
+        return new GpuLoadResult(result.LoadedBlocks, blocks, result.FirstFailure, GpuLoadPath.GpuDirectRdma, layers!, started)
+        {
+            PathReason = $"GPUDirect RDMA: {reason}",
+        };
     }
 
     /// <summary>Stops using the GPU: waits for queued copies, then frees the staging buffer, events and stream
@@ -248,8 +305,10 @@ public sealed class GpuKvLoader : IDisposable
     /// <summary>The per-layer callback of one client load: queues each layer's copy from staging and records its
     /// event. Runs on the client's receive threads, so it serialises its stream calls and keeps any driver
     /// failure to rethrow on the loading thread.</summary>
+    /// <remarks>For a direct load there is nothing to copy: the layer's bytes are in device memory once its reads
+    /// completed, and a flush makes them visible to work ordered after the layer's event.</remarks>
     private sealed class LayerGroup(GpuKvLoader loader, GpuKvDestination destination, Action<GpuLayerLoaded>? report,
-        GpuLayerLoad?[] layers, Stopwatch clock, int groupFirst, int blocks, int chunk)
+        GpuLayerLoad?[] layers, Stopwatch clock, int groupFirst, int blocks, int chunk, bool direct = false)
     {
         private readonly Lock gate = new();
         private Exception? failure;
@@ -280,7 +339,11 @@ public sealed class GpuKvLoader : IDisposable
                     return;
                 }
 
-                if (usableBlocks > 0)
+                if (direct)
+                {
+                    loader.Context.FlushGpuDirectRdmaWrites();
+                }
+                else if (usableBlocks > 0)
                 {
                     var source = loader.staging.Address + (nint)((long)(index - groupFirst) * blocks * chunk);
                     loader.CopyStream.CopyToDeviceAddressAsync(destination.LayerAddress(layer), source, (ulong)usableBlocks * (ulong)chunk);

@@ -12,9 +12,27 @@ public enum GpuLoadPath
     GpuDirectRdma,
 }
 
+/// <summary>Whether a <see cref="GpuKvLoader"/> reads over RDMA straight into GPU memory.</summary>
+public enum GpuDirectMode
+{
+    /// <summary>GPUDirect RDMA where every node serving the load is reached over RDMA, the namespace's codec is
+    /// <c>none</c> and the destination registers with the NIC; pinned staging otherwise. Direct loads are verified
+    /// by the node as it leases each chunk and by the RDMA transport's CRC on the wire, not again by this CPU.</summary>
+    Auto,
+
+    /// <summary>Always through pinned host staging, where this CPU verifies every chunk before it is copied.</summary>
+    Off,
+
+    /// <summary>GPUDirect RDMA or an <see cref="InvalidOperationException"/> that says what is missing.</summary>
+    Require,
+}
+
 /// <summary>Settings of a <see cref="GpuKvLoader"/>.</summary>
 public sealed record GpuKvLoaderOptions
 {
+    /// <summary>GPUDirect RDMA use (default <see cref="GpuDirectMode.Auto"/>).</summary>
+    public GpuDirectMode GpuDirect { get; init; } = GpuDirectMode.Auto;
+
     /// <summary>Largest pinned host staging buffer the loader keeps (grown on demand up to this; default 1 GiB, at
     /// most 2 GiB - 1). A load needing more runs in layer groups that each fit, one after the other.</summary>
     public long MaxStagingBytes { get; init; } = 1L << 30;
@@ -54,7 +72,7 @@ public readonly record struct GpuLayerLoaded(int Layer, int UsableBlocks, CudaEv
 /// <param name="Layer">The layer (absolute).</param>
 /// <param name="UsableBlocks">Leading blocks of this layer in device memory, verified.</param>
 /// <param name="StagedAfter">Host time from the start of the load until the layer was verified in staging and its
-/// copy queued.</param>
+/// copy queued (over GPUDirect RDMA: until its reads completed and were flushed to the GPU).</param>
 /// <param name="CopyDone">Recorded after the layer's copy (owned by the loader, valid until its next load):
 /// <c>CopyDone.ElapsedMillisecondsSince(result.Started)</c> is the GPU-side time at which the layer landed.</param>
 public sealed record GpuLayerLoad(int Layer, int UsableBlocks, TimeSpan StagedAfter, CudaEvent CopyDone);
@@ -68,4 +86,8 @@ public sealed record GpuLayerLoad(int Layer, int UsableBlocks, TimeSpan StagedAf
 /// <param name="Layers">Per layer, in layer order.</param>
 /// <param name="Started">Recorded on the copy stream when the load began (owned by the loader).</param>
 public sealed record GpuLoadResult(int LoadedBlocks, int RequestedBlocks, string? FirstFailure, GpuLoadPath Path,
-    IReadOnlyList<GpuLayerLoad> Layers, CudaEvent Started);
+    IReadOnlyList<GpuLayerLoad> Layers, CudaEvent Started)
+{
+    /// <summary>Why the load took its <see cref="Path"/> (e.g. why GPUDirect RDMA was not used).</summary>
+    public string PathReason { get; init; } = "";
+}

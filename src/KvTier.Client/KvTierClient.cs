@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using KvTier.BlockDirectory;
+using KvTier.Codecs;
 using KvTier.Core;
 using KvTier.Core.Hashing;
 using KvTier.Transport;
@@ -116,14 +117,14 @@ public sealed class KvTierClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(kvNamespace);
         ArgumentNullException.ThrowIfNull(prefix);
         ObjectDisposedException.ThrowIf(disposed != 0, this);
-        return RunAsync(new LoadOperation(this, kvNamespace, prefix, destination, options ?? new LoadOptions()), cancellationToken);
+        return RunLoadAsync(new LoadOperation(this, kvNamespace, prefix, destination, options ?? new LoadOptions()), cancellationToken);
+    }
 
-        static async Task<LoadResult> RunAsync(LoadOperation load, CancellationToken cancellationToken)
+    private static async Task<LoadResult> RunLoadAsync(LoadOperation load, CancellationToken cancellationToken)
+    {
+        using (load)
         {
-            using (load)
-            {
-                return await load.RunAsync(cancellationToken);
-            }
+            return await load.RunAsync(cancellationToken);
         }
     }
 
@@ -140,6 +141,71 @@ public sealed class KvTierClient : IAsyncDisposable
 
         using var memory = new NativeMemoryManager(destination, (int)length);
         return await LoadAsync(kvNamespace, prefix, memory.Memory, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Loads the cached prefix straight into registered device memory over RDMA (GPUDirect RDMA): the node verifies
+    /// each chunk against its checksum as it grants the lease, then this client's NIC reads the chunks' payloads into
+    /// <paramref name="target"/> without staging them in host memory. The CPU cannot read that memory, so this load's
+    /// chunks are not verified again on arrival as <see cref="LoadAsync"/>'s are; the RDMA transport's end-to-end CRC
+    /// covers them on the wire (docs/rdma.md, "What is verified where"). Needs the namespace's codec to be <c>none</c>
+    /// and every node serving the prefix to be reached over RDMA (<see cref="CheckDirectLoadAsync"/> says whether
+    /// they are); a block on a node reached over TCP fails on that copy. Per-layer progress and the usable prefix
+    /// work as in <see cref="LoadAsync"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The codec is not <c>none</c>, or the target does not hold the layers or blocks.</exception>
+    public Task<LoadResult> LoadDirectAsync(KvNamespace kvNamespace, PrefixLookup prefix, DirectLoadTarget target,
+        LoadOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(target);
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        return RunLoadAsync(new LoadOperation(this, kvNamespace, prefix, target, options ?? new LoadOptions()), cancellationToken);
+    }
+
+    /// <summary>Whether <see cref="LoadDirectAsync"/> can load the first <paramref name="maxBlocks"/> blocks of
+    /// <paramref name="prefix"/> into <paramref name="target"/>: the codec is <c>none</c>, the node holding each block's
+    /// first copy is reached over RDMA (decided now where it was not yet), and the target registers with the device.
+    /// Never throws for an unreachable node or a refused registration; the answer says why not.</summary>
+    public async Task<DirectLoadCheck> CheckDirectLoadAsync(KvNamespace kvNamespace, PrefixLookup prefix, DirectLoadTarget target,
+        int maxBlocks = int.MaxValue, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(kvNamespace);
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(target);
+        ObjectDisposedException.ThrowIf(disposed != 0, this);
+        if (ChunkCodecs.ForNamespace(kvNamespace).Id != CodecId.None)
+        {
+            return new DirectLoadCheck(false, $"namespace {kvNamespace.Id} uses codec '{kvNamespace.Codec}'; direct loads need 'none'");
+        }
+
+        var nodes = new HashSet<NodeId>();
+        for (var b = 0; b < Math.Min(prefix.HitCount, Math.Max(0, maxBlocks)); b++)
+        {
+            nodes.Add(prefix.Hits[b].Locations[0].Node);
+        }
+
+        foreach (var node in nodes)
+        {
+            try
+            {
+                var channel = await GetChannelAsync(node, cancellationToken);
+                if (channel is not RdmaNodeChannel rdma || !await rdma.UsesRdmaAsync(cancellationToken))
+                {
+                    var why = (channel as RdmaNodeChannel)?.TransportReason ?? "the client's transport settings keep it on TCP";
+                    return new DirectLoadCheck(false, channel is null ? $"node {node} is not live" : $"node {node} is reached over TCP ({why})");
+                }
+
+                rdma.RegisterDirect(target);
+            }
+            catch (Exception error) when (error is IOException or ArgumentException)
+            {
+                return new DirectLoadCheck(false, $"node {node}: {error.Message}");
+            }
+        }
+
+        return new DirectLoadCheck(true, $"RDMA to {nodes.Count} node(s), target registered");
     }
 
     /// <summary>

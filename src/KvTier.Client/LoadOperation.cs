@@ -27,11 +27,12 @@ internal sealed class LoadOperation : IDisposable
     private readonly BlockKey[] keys;
     private readonly PrefixLookup prefix;
     private readonly Memory<byte> destination;
+    private readonly DirectLoadTarget? direct;
     private readonly int firstLayer;
     private readonly int layerCount;
     private readonly int blockCount;
     private readonly int chunkBytes;
-    private readonly int blocksPerRead;
+    private readonly int maxEncodedChunk;
     private readonly Action<LayerLoaded>? layerLoaded;
     private readonly byte[] states;
     private readonly int[] layerPending;
@@ -44,11 +45,51 @@ internal sealed class LoadOperation : IDisposable
     private int detached;
 
     public LoadOperation(KvTierClient client, KvNamespace ns, PrefixLookup prefix, Memory<byte> destination, LoadOptions options)
+        : this(client, ns, prefix, destination, null, options)
+    {
+        var needed = (long)blockCount * layerCount * chunkBytes;
+        if (destination.Length < needed)
+        {
+            throw new ArgumentException(
+                $"Destination of {destination.Length} bytes is too small: {blockCount} blocks x {layerCount} layers x {chunkBytes} bytes need {needed}.",
+                nameof(destination));
+        }
+    }
+
+    /// <summary>A direct load: chunks are read over RDMA straight into <paramref name="direct"/>'s registered memory
+    /// (see <see cref="IDirectReadReceiver"/>); a node the client reaches over TCP cannot serve it.</summary>
+    public LoadOperation(KvTierClient client, KvNamespace ns, PrefixLookup prefix, DirectLoadTarget direct, LoadOptions options)
+        : this(client, ns, prefix, Memory<byte>.Empty, direct, options)
+    {
+        if (codec.Id != CodecId.None)
+        {
+            throw new ArgumentException(
+                $"Namespace {ns.Id} is encoded with {codec.Id}: a direct load lands chunks as stored, so it needs the 'none' codec; load through LoadAsync instead.",
+                nameof(ns));
+        }
+
+        if (firstLayer < direct.FirstLayer || firstLayer + layerCount > direct.FirstLayer + direct.LayerCount)
+        {
+            throw new ArgumentException(
+                $"Layers {firstLayer}..{firstLayer + layerCount - 1} are not all in the target's layers {direct.FirstLayer}..{direct.FirstLayer + direct.LayerCount - 1}.",
+                nameof(options));
+        }
+
+        if ((long)blockCount * chunkBytes > direct.BytesPerLayer)
+        {
+            throw new ArgumentException(
+                $"The target's {direct.BytesPerLayer} bytes per layer cannot hold {blockCount} blocks x {chunkBytes} bytes.", nameof(direct));
+        }
+    }
+
+    private LoadOperation(KvTierClient client, KvNamespace ns, PrefixLookup prefix, Memory<byte> destination, DirectLoadTarget? direct,
+        LoadOptions options)
     {
         this.client = client;
         this.ns = ns;
         this.prefix = prefix;
         this.destination = destination;
+        this.direct = direct;
         codec = ChunkCodecs.ForNamespace(ns);
         var layers = ns.Layout.Layers;
         if (options.FirstLayer < 0 || options.FirstLayer >= layers || options.LayerCount < 0 || options.FirstLayer + options.LayerCount > layers)
@@ -66,21 +107,13 @@ internal sealed class LoadOperation : IDisposable
         layerCount = options.LayerCount == 0 ? layers - firstLayer : options.LayerCount;
         blockCount = Math.Min(prefix.HitCount, options.MaxBlocks);
         chunkBytes = ns.Layout.BytesPerLayerChunk;
-        var needed = (long)blockCount * layerCount * chunkBytes;
-        if (destination.Length < needed)
-        {
-            throw new ArgumentException(
-                $"Destination of {destination.Length} bytes is too small: {blockCount} blocks x {layerCount} layers x {chunkBytes} bytes need {needed}.",
-                nameof(destination));
-        }
-
         keys = new BlockKey[prefix.HitCount];
         for (var i = 0; i < keys.Length; i++)
         {
             keys[i] = prefix.Hits[i].Key;
         }
 
-        blocksPerRead = BlocksPerRead(client.Options, layerCount, codec.MaxEncodedLength(chunkBytes, ChunkShape.ForLayout(ns.Layout)));
+        maxEncodedChunk = codec.MaxEncodedLength(chunkBytes, ChunkShape.ForLayout(ns.Layout));
         abandonedToken = abandoned.Token;
         layerLoaded = options.LayerLoaded;
         states = new byte[blockCount * layerCount];
@@ -147,11 +180,42 @@ internal sealed class LoadOperation : IDisposable
         return retry;
     }
 
-    /// <summary>Most blocks one read may ask for so that the answer fits the body limit even if nothing compresses.</summary>
+    /// <summary>Most blocks one read of <paramref name="layerCount"/> layers may ask for so that the answer fits the body
+    /// limit even if nothing compresses.</summary>
     internal static int BlocksPerRead(KvTierClientOptions options, int layerCount, int maxEncodedChunk)
     {
         var perBlock = 2 + ((long)layerCount * (12 + maxEncodedChunk));
         return (int)Math.Clamp((options.Limits.MaxBodyBytes - 8) / perBlock, 1, options.MaxBlocksPerRequest);
+    }
+
+    /// <summary>
+    /// Cuts one node's blocks into reads: the blocks into one group per connection (so the node verifies and sends on
+    /// several cores at once), and the layers into ranges small enough that a group's answer fits the body limit.
+    /// Reads come layer range by layer range, and a connection serves its reads in order, so the first layers of
+    /// every block arrive first however large the load: layer-by-layer completion survives loads of many bodies.
+    /// </summary>
+    internal static List<(int FirstBlock, int BlockCount, int FirstLayer, int LayerCount)> PlanReads(KvTierClientOptions options,
+        int blocks, int layers, int maxEncodedChunk)
+    {
+        var groups = Math.Max(1, options.ConnectionsPerNode);
+        var perGroup = Math.Min((blocks + groups - 1) / groups, BlocksPerRead(options, 1, maxEncodedChunk));
+        var layersPerRead = layers;
+        while (layersPerRead > 1 && BlocksPerRead(options, layersPerRead, maxEncodedChunk) < perGroup)
+        {
+            layersPerRead = Math.Max(1, layersPerRead / 2);
+        }
+
+        perGroup = Math.Max(1, Math.Min(perGroup, BlocksPerRead(options, layersPerRead, maxEncodedChunk)));
+        var reads = new List<(int, int, int, int)>();
+        for (var layer = 0; layer < layers; layer += layersPerRead)
+        {
+            for (var block = 0; block < blocks; block += perGroup)
+            {
+                reads.Add((block, Math.Min(perGroup, blocks - block), layer, Math.Min(layersPerRead, layers - layer)));
+            }
+        }
+
+        return reads;
     }
 
     private async Task FetchFromNodeAsync(NodeId node, int[] blocks, bool[] failedThisRound, CancellationToken cancellationToken)
@@ -162,18 +226,14 @@ internal sealed class LoadOperation : IDisposable
         {
             var channel = await client.GetChannelAsync(node, timeout.Token)
                 ?? throw new IOException($"Node {node} is not live in the directory.");
-            // One read per connection to the node (at most a body's worth each), so the node verifies and sends them
-            // on several cores at once; each answer is still layer-major within itself.
-            var connections = client.Options.ConnectionsPerNode;
-            var perRead = Math.Min(blocksPerRead, Math.Max(1, (blocks.Length + connections - 1) / connections));
-            if (blocks.Length <= perRead)
+            if (direct is not null && !(channel is RdmaNodeChannel rdma && await rdma.UsesRdmaAsync(timeout.Token)))
             {
-                await ReadAsync(channel, node, blocks, failedThisRound, timeout.Token);
+                throw new IOException($"Node {node} serves this client over TCP; a direct load needs RDMA.");
             }
-            else
-            {
-                await Task.WhenAll(blocks.Chunk(perRead).Select(batch => ReadAsync(channel, node, batch, failedThisRound, timeout.Token)));
-            }
+
+            var reads = PlanReads(client.Options, blocks.Length, layerCount, maxEncodedChunk);
+            await Task.WhenAll(reads.Select(read => ReadAsync(channel, node, blocks[read.FirstBlock..(read.FirstBlock + read.BlockCount)],
+                read.FirstLayer, read.LayerCount, failedThisRound, timeout.Token)));
         }
         catch (Exception error) when (error is IOException or ProtocolViolationException
             || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -190,7 +250,10 @@ internal sealed class LoadOperation : IDisposable
         }
     }
 
-    private async Task ReadAsync(INodeChannel channel, NodeId node, int[] blocks, bool[] failedThisRound, CancellationToken cancellationToken)
+    /// <summary>One read: layers <paramref name="firstReadLayer"/>..+<paramref name="readLayers"/> (relative to the
+    /// load's first layer) of <paramref name="blocks"/>.</summary>
+    private async Task ReadAsync(INodeChannel channel, NodeId node, int[] blocks, int firstReadLayer, int readLayers, bool[] failedThisRound,
+        CancellationToken cancellationToken)
     {
         var blockKeys = new BlockKey[blocks.Length];
         for (var i = 0; i < blocks.Length; i++)
@@ -198,10 +261,10 @@ internal sealed class LoadOperation : IDisposable
             blockKeys[i] = keys[blocks[i]];
         }
 
-        var receiver = new NodeReceiver(this, node, blocks, failedThisRound);
+        var receiver = new NodeReceiver(this, node, blocks, firstReadLayer, readLayers, failedThisRound);
         try
         {
-            await channel.ReadBlocksAsync(new BlockRead(ns.Id, firstLayer, layerCount, blockKeys), receiver, cancellationToken);
+            await channel.ReadBlocksAsync(new BlockRead(ns.Id, firstLayer + firstReadLayer, readLayers, blockKeys), receiver, cancellationToken);
         }
         finally
         {
@@ -241,7 +304,8 @@ internal sealed class LoadOperation : IDisposable
         Interlocked.Increment(ref activeDecodes);
         try
         {
-            if (Volatile.Read(ref detached) != 0)
+            // A direct load has no host memory to decode into: its chunks arrive only through DirectDelivered.
+            if (Volatile.Read(ref detached) != 0 || direct is not null)
             {
                 return false;
             }
@@ -367,7 +431,7 @@ internal sealed class LoadOperation : IDisposable
     private Memory<byte> Place(int block, int layer, int length, out int headLength)
     {
         headLength = ChunkHeader.Size;
-        if (codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
+        if (direct is not null || codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
         {
             return Memory<byte>.Empty;
         }
@@ -415,9 +479,36 @@ internal sealed class LoadOperation : IDisposable
         return ok;
     }
 
+    /// <summary>Where a chunk's payload goes in the direct target's region; false when the chunk is not a raw chunk
+    /// behind its header (the namespace's layout says how long that is) or the load has ended.</summary>
+    private bool PlaceDirect(int block, int layer, int length, out ulong offset)
+    {
+        offset = 0;
+        if (direct is null || length != ChunkHeader.Size + chunkBytes || Volatile.Read(ref detached) != 0)
+        {
+            return false;
+        }
+
+        offset = direct.LayerOffset(firstLayer + layer) + ((ulong)block * (ulong)chunkBytes);
+        return true;
+    }
+
+    /// <summary>A chunk read straight into the direct target. Its bytes cannot be read by this CPU (GPU memory): the node
+    /// verified the whole chunk against its checksum when it granted the lease, the lease kept it from changing, and
+    /// the RDMA transport's end-to-end CRC covered it on the wire (see docs/rdma.md, "What is verified where").</summary>
+    private void DirectDelivered(int block, int layer)
+    {
+        if (Volatile.Read(ref detached) == 0)
+        {
+            SetState(block, layer, Loaded);
+        }
+    }
+
     /// <summary>Takes one read's answers: maps its block indexes to the load's, verifies and decodes each chunk, and
     /// records which blocks failed on this copy.</summary>
-    private sealed class NodeReceiver(LoadOperation load, NodeId node, int[] blocks, bool[] failedThisRound) : IBlockReadReceiver
+    /// <remarks>The channel numbers layers within its read; <c>layerOffset</c> turns them into the load's.</remarks>
+    private sealed class NodeReceiver(LoadOperation load, NodeId node, int[] blocks, int layerOffset, int layerCount, bool[] failedThisRound)
+        : IDirectReadReceiver
     {
         // Per block of this read: chunks still expected (-1 until the node answered for it).
         private readonly int[] chunksLeft = CreateUnanswered(blocks.Length);
@@ -426,7 +517,7 @@ internal sealed class LoadOperation : IDisposable
         {
             if (status == FrameStatus.Ok)
             {
-                chunksLeft[block] = load.layerCount;
+                chunksLeft[block] = layerCount;
                 return;
             }
 
@@ -437,28 +528,45 @@ internal sealed class LoadOperation : IDisposable
         public CancellationToken Abandoned => load.abandonedToken;
 
         public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength) =>
-            load.Place(blocks[block], layer, length, out headLength);
+            load.Place(blocks[block], layerOffset + layer, length, out headLength);
 
         public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
         {
             chunksLeft[block]--;
-            if (!load.Placed(blocks[block], layer, head, complete))
+            if (!load.Placed(blocks[block], layerOffset + layer, head, complete))
             {
-                Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt or incomplete", stale: complete);
+                Fail(block, $"node {node} sent layer {load.firstLayer + layerOffset + layer} corrupt or incomplete", stale: complete);
+            }
+        }
+
+        public DirectLoadTarget? Direct => load.direct;
+
+        public bool TryPlaceDirect(int block, int layer, int length, out ulong offset) => load.PlaceDirect(blocks[block], layerOffset + layer, length, out offset);
+
+        public void ChunkDelivered(int block, int layer, bool delivered, string? failure)
+        {
+            chunksLeft[block]--;
+            if (delivered)
+            {
+                load.DirectDelivered(blocks[block], layerOffset + layer);
+            }
+            else
+            {
+                Fail(block, $"node {node}: layer {load.firstLayer + layerOffset + layer} was not read into the target: {failure ?? "failed"}", stale: false);
             }
         }
 
         public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
         {
             chunksLeft[block]--;
-            if (load.IsLoaded(blocks[block], layer))
+            if (load.IsLoaded(blocks[block], layerOffset + layer))
             {
                 return; // verified on an earlier copy
             }
 
-            if (!load.Deliver(blocks[block], layer, chunk))
+            if (!load.Deliver(blocks[block], layerOffset + layer, chunk))
             {
-                Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt", stale: true);
+                Fail(block, $"node {node} sent layer {load.firstLayer + layerOffset + layer} corrupt", stale: true);
             }
         }
 

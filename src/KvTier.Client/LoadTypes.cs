@@ -33,6 +33,11 @@ public readonly record struct LayerLoaded(int Layer, int UsableBlocks);
 /// <param name="FirstFailure">Why the prefix ends before <paramref name="RequestedBlocks"/> (null when it does not).</param>
 public sealed record LoadResult(int LoadedBlocks, int RequestedBlocks, string? FirstFailure);
 
+/// <summary>Whether a direct load can run, and why (or why not).</summary>
+/// <param name="IsPossible">True when every node serving the prefix is reached over RDMA and the target is registered.</param>
+/// <param name="Reason">What was found, in words.</param>
+public sealed record DirectLoadCheck(bool IsPossible, string Reason);
+
 /// <summary>Outcome of a store.</summary>
 /// <param name="Stored">Blocks that now have at least one new copy on a node.</param>
 /// <param name="AlreadyCached">Blocks skipped because the directory or a node already had them.</param>

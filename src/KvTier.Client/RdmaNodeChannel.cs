@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Grpc.Core;
 using KvTier.BlockDirectory;
+using KvTier.Codecs;
 using KvTier.Rdma;
 using KvTier.Transport;
 using KvTier.Transport.Messages;
@@ -42,6 +43,7 @@ internal sealed class RdmaNodeChannel : INodeChannel
     private RdmaMemoryRegion? stagingRegion;
     private nint stagingMemory;
     private long chunksOverRdma;
+    private long chunksDirect;
     private long failedTransfers;
     private long chunksWritten;
     private bool disposed;
@@ -75,6 +77,9 @@ internal sealed class RdmaNodeChannel : INodeChannel
     /// <summary>Chunks read over RDMA and verified.</summary>
     public long ChunksReadOverRdma => Interlocked.Read(ref chunksOverRdma);
 
+    /// <summary>Chunks read over RDMA straight into a direct load target (device memory; not verified by this CPU).</summary>
+    public long ChunksReadDirect => Interlocked.Read(ref chunksDirect);
+
     /// <summary>Chunks written over RDMA into reserved extents.</summary>
     public long ChunksWrittenOverRdma => Interlocked.Read(ref chunksWritten);
 
@@ -88,7 +93,14 @@ internal sealed class RdmaNodeChannel : INodeChannel
     {
         if (await UseRdmaAsync(cancellationToken))
         {
-            await ReadOverRdmaAsync(request, receiver, cancellationToken);
+            if (receiver is IDirectReadReceiver { Direct: { } target } direct)
+            {
+                await ReadDirectAsync(request, direct, target, cancellationToken);
+            }
+            else
+            {
+                await ReadOverRdmaAsync(request, receiver, cancellationToken);
+            }
         }
         else
         {
@@ -133,6 +145,15 @@ internal sealed class RdmaNodeChannel : INodeChannel
 
         await tcp.DisposeAsync();
     }
+
+    /// <summary>Whether this channel moves bytes over RDMA (decided on the first call: the queue pairs are exchanged
+    /// then).</summary>
+    /// <exception cref="IOException">RequireRdma, and RDMA cannot be established with this node.</exception>
+    public ValueTask<bool> UsesRdmaAsync(CancellationToken cancellationToken) => UseRdmaAsync(cancellationToken);
+
+    /// <summary>Registers <paramref name="target"/> with this channel's device (once per device) and returns the region.</summary>
+    /// <exception cref="RdmaException">It cannot be registered.</exception>
+    public RdmaDestination RegisterDirect(DirectLoadTarget target) => target.RegionOn(factory.Context);
 
     /// <exception cref="IOException">RequireRdma, and RDMA cannot be established with this node.</exception>
     private async ValueTask<bool> UseRdmaAsync(CancellationToken cancellationToken)
@@ -250,6 +271,109 @@ internal sealed class RdmaNodeChannel : INodeChannel
         finally
         {
             staging.Release();
+            await ReleaseAsync(connection, leases);
+        }
+    }
+
+    /// <summary>A direct read: leases over TCP, then for each layer in turn one batch of RDMA READs of every block's
+    /// payload (the chunk after its codec header) straight into the target's registered memory, so layer i is
+    /// complete, and reported, while later layers are still being read. Nothing is staged or copied by the CPU.</summary>
+    private async ValueTask ReadDirectAsync(BlockRead request, IDirectReadReceiver receiver, DirectLoadTarget target,
+        CancellationToken cancellationToken)
+    {
+        RdmaDestination region;
+        try
+        {
+            region = RegisterDirect(target);
+        }
+        catch (Exception error) when (error is RdmaException or ArgumentException)
+        {
+            throw new IOException($"Node {node.Id} ({Peer}): the direct load target cannot be registered: {error.Message}", error);
+        }
+
+        var connection = await pool.GetAsync(cancellationToken);
+        BlockExtents[] blocks;
+        ChunkExtent[] extents;
+        try
+        {
+            (blocks, extents) = await LeaseCalls.LeaseAsync(connection, options.Limits, request, options.LeaseDuration, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            for (var b = 0; b < request.Keys.Length; b++)
+            {
+                receiver.BlockAnswered(b, refused.Status);
+            }
+
+            return;
+        }
+
+        var leases = blocks.Where(b => b.Status == FrameStatus.Ok).Select(b => b.Handle).ToArray();
+        var usable = new bool[blocks.Length];
+        for (var b = 0; b < blocks.Length; b++)
+        {
+            var status = blocks[b].Status == FrameStatus.Ok && blocks[b].ExtentCount != request.LayerCount ? FrameStatus.BadRequest : blocks[b].Status;
+            usable[b] = status == FrameStatus.Ok;
+            receiver.BlockAnswered(b, status);
+        }
+
+        var transfers = new RdmaExtentTransfer[blocks.Length];
+        var owners = new int[blocks.Length];
+        var statuses = new RdmaTransferStatus[blocks.Length];
+        try
+        {
+            for (var layer = 0; layer < request.LayerCount && !receiver.Abandoned.IsCancellationRequested; layer++)
+            {
+                var count = 0;
+                for (var b = 0; b < blocks.Length; b++)
+                {
+                    if (!usable[b])
+                    {
+                        continue;
+                    }
+
+                    var extent = extents[blocks[b].FirstExtent + layer];
+                    if (!receiver.TryPlaceDirect(b, layer, extent.Length, out var offset))
+                    {
+                        usable[b] = false;
+                        receiver.ChunkDelivered(b, layer, false, $"a {extent.Length}-byte chunk does not fit the target's layout");
+                        continue;
+                    }
+
+                    owners[count] = b;
+                    transfers[count++] = new RdmaExtentTransfer(extent.Offset + (ulong)ChunkHeader.Size, (uint)(extent.Length - ChunkHeader.Size),
+                        offset, extent.Checksum);
+                }
+
+                if (count == 0)
+                {
+                    break;
+                }
+
+                var summary = await reader!.ReadAsync(region, transfers.AsMemory(0, count), statuses, cancellationToken);
+                if (summary.Failed > 0)
+                {
+                    Interlocked.Add(ref failedTransfers, summary.Failed);
+                    logger.LogWarning("Node {NodeId}: {Failed} of {Count} direct RDMA reads of layer {Layer} failed (first: {Failure})", node.Id,
+                        summary.Failed, count, request.FirstLayer + layer, summary.FirstFailure);
+                }
+
+                for (var i = 0; i < count; i++)
+                {
+                    var delivered = statuses[i] == RdmaTransferStatus.Delivered;
+                    usable[owners[i]] &= delivered;
+                    receiver.ChunkDelivered(owners[i], layer, delivered, delivered ? null : statuses[i].ToString());
+                }
+
+                Interlocked.Add(ref chunksDirect, summary.Succeeded);
+            }
+        }
+        catch (Exception error) when (error is RpcException or RdmaException or ArgumentException)
+        {
+            throw new IOException($"Node {node.Id} ({Peer}): direct RDMA read failed: {error.Message}", error);
+        }
+        finally
+        {
             await ReleaseAsync(connection, leases);
         }
     }

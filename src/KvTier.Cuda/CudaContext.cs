@@ -93,6 +93,31 @@ public sealed unsafe class CudaContext : IDisposable
         Driver.Check(Driver.MemcpyHtoD(destination.Pointer + offset, (void*)source, (nuint)length), "cuMemcpyHtoD");
     }
 
+    /// <summary>Blocks until RDMA writes a NIC has completed into this GPU's memory (GPUDirect RDMA) are visible to
+    /// work launched on this context afterwards (cuFlushGPUDirectRDMAWrites, target: current context, scope: owner).
+    /// Call it after the RDMA completions and before recording the event kernels wait on. False where the driver has
+    /// no such call or the GPU does not support it: there the platform orders those writes itself or the caller must.</summary>
+    public bool FlushGpuDirectRdmaWrites()
+    {
+        const int CurrentContext = 0; // CU_FLUSH_GPU_DIRECT_RDMA_WRITES_TARGET_CURRENT_CTX
+        const int ToOwner = 100; // CU_FLUSH_GPU_DIRECT_RDMA_WRITES_TO_OWNER
+        const int NotSupported = 801; // CUDA_ERROR_NOT_SUPPORTED
+        if (Driver.FlushGpuDirectRdmaWrites is null)
+        {
+            return false;
+        }
+
+        MakeCurrent();
+        var result = Driver.FlushGpuDirectRdmaWrites(CurrentContext, ToOwner);
+        if (result == NotSupported)
+        {
+            return false;
+        }
+
+        Driver.Check(result, "cuFlushGPUDirectRDMAWrites");
+        return true;
+    }
+
     internal void MakeCurrent()
     {
         ObjectDisposedException.ThrowIf(disposed, this);

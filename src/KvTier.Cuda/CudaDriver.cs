@@ -41,6 +41,9 @@ internal sealed unsafe class CudaDriver
     public delegate* unmanaged<ulong, void*, nuint, int> MemcpyHtoD;
     public delegate* unmanaged<int, byte**, int> GetErrorName;
 
+    /// <summary>Null on drivers older than CUDA 11.3.</summary>
+    public delegate* unmanaged<int, int, int> FlushGpuDirectRdmaWrites;
+
     /// <summary>Null on drivers older than CUDA 11.7.</summary>
     public delegate* unmanaged<void*, ulong, nuint, int, ulong, int> MemGetHandleForAddressRange;
 
@@ -98,6 +101,7 @@ internal sealed unsafe class CudaDriver
         driver.MemcpyDtoHAsync = (delegate* unmanaged<void*, ulong, nuint, nint, int>)Export("cuMemcpyDtoHAsync_v2");
         driver.MemcpyHtoD = (delegate* unmanaged<ulong, void*, nuint, int>)Export("cuMemcpyHtoD_v2");
         driver.GetErrorName = (delegate* unmanaged<int, byte**, int>)Export("cuGetErrorName");
+        driver.FlushGpuDirectRdmaWrites = (delegate* unmanaged<int, int, int>)Export("cuFlushGPUDirectRDMAWrites", required: false);
         driver.MemGetHandleForAddressRange =
             (delegate* unmanaged<void*, ulong, nuint, int, ulong, int>)Export("cuMemGetHandleForAddressRange", required: false);
         if (missing.Count > 0)

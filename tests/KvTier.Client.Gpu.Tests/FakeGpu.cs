@@ -15,14 +15,19 @@ internal static partial class FakeGpu
     public static CudaContext Open() => CudaContext.Open(0, DriverPath);
 
     /// <summary>Async host-to-device copies the fake driver saw from memory that was not registered (pinned).</summary>
-    public static int UnpinnedAsyncCopies()
+    public static int UnpinnedAsyncCopies() => Counter("kvt_fake_cuda_unpinned_async_copies");
+
+    /// <summary>Successful cuFlushGPUDirectRDMAWrites calls the fake driver saw.</summary>
+    public static int GpuDirectFlushes() => Counter("kvt_fake_cuda_gpudirect_flushes");
+
+    private static int Counter(string export)
     {
         var library = NativeLibrary.Load(DriverPath);
         try
         {
             unsafe
             {
-                var count = (delegate* unmanaged<int>)NativeLibrary.GetExport(library, "kvt_fake_cuda_unpinned_async_copies");
+                var count = (delegate* unmanaged<int>)NativeLibrary.GetExport(library, export);
                 return count();
             }
         }

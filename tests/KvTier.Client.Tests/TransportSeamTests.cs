@@ -37,7 +37,7 @@ public sealed class TransportSeamTests
     }
 
     [Fact]
-    public async Task A_load_larger_than_one_answer_may_hold_is_split_into_several_reads()
+    public async Task A_load_larger_than_one_answer_may_hold_is_split_into_layer_ranges_sent_first_layers_first()
     {
         var ns = TestCluster.Namespace("none");
         await using var cluster = await TestCluster.StartAsync(1, null, ns);
@@ -55,7 +55,49 @@ public sealed class TransportSeamTests
 
         Assert.Equal(12, loaded.LoadedBlocks);
         Assert.Equal(source, destination);
-        Assert.Equal(3, channels.Single().Reads);
+        // One layer of 6 blocks per read (two connections' worth of blocks, as many layers as fit), layer 0 first:
+        // a connection serves its reads in order, so every block's first layer arrives before any block's second.
+        Assert.Equal([(0, 1, 6), (0, 1, 6), (1, 1, 6), (1, 1, 6)], channels.Single().Requests);
+    }
+
+    [Theory]
+    [InlineData(512, 32, 64 << 10, 4)] // 1 GiB of Llama-3-8B-sized blocks from one node: more than 4 answers' worth
+    [InlineData(12, 2, 2 << 10, 2)]
+    [InlineData(3, 80, 1 << 20, 8)] // fewer blocks than connections; one layer of a block is most of a body
+    [InlineData(40, 4, 100 << 20, 2)] // one chunk is more than a third of a body: reads of one layer and two blocks
+    public void Read_plans_cover_every_chunk_once_fit_the_body_limit_and_go_layer_range_by_layer_range(int blocks, int layers, int chunk,
+        int connections)
+    {
+        var options = new KvTierClientOptions { ConnectionsPerNode = connections };
+        var encoded = chunk + 32;
+
+        var reads = LoadOperation.PlanReads(options, blocks, layers, encoded);
+
+        var seen = new int[blocks, layers];
+        var previousFirstLayer = 0;
+        foreach (var (firstBlock, blockCount, firstLayer, layerCount) in reads)
+        {
+            Assert.True(firstLayer >= previousFirstLayer, "a read of earlier layers came after one of later layers");
+            previousFirstLayer = firstLayer;
+            var answer = 8 + ((long)blockCount * (2 + (layerCount * (12L + encoded))));
+            Assert.True(answer <= options.Limits.MaxBodyBytes, $"a read of {blockCount} blocks x {layerCount} layers needs a {answer}-byte answer");
+            for (var b = firstBlock; b < firstBlock + blockCount; b++)
+            {
+                for (var l = firstLayer; l < firstLayer + layerCount; l++)
+                {
+                    seen[b, l]++;
+                }
+            }
+        }
+
+        Assert.All(seen.Cast<int>(), count => Assert.Equal(1, count));
+        if ((blocks + connections - 1) / connections <= LoadOperation.BlocksPerRead(options, 1, encoded))
+        {
+            // Where one layer of every block fits in one answer per connection, the first wave (one read per
+            // connection) carries layer 0 of every block.
+            var firstWave = reads.Take(connections).Where(r => r.FirstLayer == 0).Sum(r => r.BlockCount);
+            Assert.Equal(blocks, firstWave);
+        }
     }
 
     [Fact]
@@ -140,8 +182,12 @@ public sealed class TransportSeamTests
 
         public string Peer => inner.Peer;
 
+        /// <summary>Each read's first layer, layer count and block count, in the order the load issued them.</summary>
+        public ConcurrentQueue<(int FirstLayer, int LayerCount, int Blocks)> Requests { get; } = new();
+
         public ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
         {
+            Requests.Enqueue((request.FirstLayer, request.LayerCount, request.Keys.Length));
             Interlocked.Increment(ref reads);
             Interlocked.Add(ref blocksRead, request.Keys.Length);
             return inner.ReadBlocksAsync(request, new Flipping(this, receiver, request, flipKey, flipLayer), cancellationToken);

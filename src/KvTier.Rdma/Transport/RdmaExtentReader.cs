@@ -13,7 +13,8 @@ namespace KvTier.Rdma;
 /// </summary>
 /// <remarks>
 /// The calling thread polls the completion queue (transfers take microseconds to milliseconds), so calls are
-/// synchronous once connected; one call runs at a time per reader. Create one reader per node and destination.
+/// synchronous once connected; one call runs at a time per reader. Create one reader per node: a call reads into the
+/// reader's <see cref="Local"/> region, or into another region of the same device (a GPU destination) it names.
 /// </remarks>
 public sealed class RdmaExtentReader : IDisposable
 {
@@ -88,13 +89,21 @@ public sealed class RdmaExtentReader : IDisposable
     /// <see cref="RdmaTransferStatus.Delivered"/> (GPU memory), or why it failed.</summary>
     public Task<RdmaTransferSummary> ReadAsync(ReadOnlyMemory<RdmaExtentTransfer> transfers, Memory<RdmaTransferStatus> statuses,
         CancellationToken cancellationToken = default) =>
-        TransferAsync(RdmaOpcode.Read, transfers, statuses, cancellationToken);
+        TransferAsync(RdmaOpcode.Read, Local, transfers, statuses, cancellationToken);
+
+    /// <summary>Like <see cref="ReadAsync(ReadOnlyMemory{RdmaExtentTransfer}, Memory{RdmaTransferStatus}, CancellationToken)"/>,
+    /// into <paramref name="into"/> instead of <see cref="Local"/> (local offsets are relative to it). The region must
+    /// belong to this reader's device; a <see cref="RdmaMemoryKind.Device"/> region's transfers are
+    /// <see cref="RdmaTransferStatus.Delivered"/>, not verified.</summary>
+    public Task<RdmaTransferSummary> ReadAsync(RdmaDestination into, ReadOnlyMemory<RdmaExtentTransfer> transfers,
+        Memory<RdmaTransferStatus> statuses, CancellationToken cancellationToken = default) =>
+        TransferAsync(RdmaOpcode.Read, into ?? throw new ArgumentNullException(nameof(into)), transfers, statuses, cancellationToken);
 
     /// <summary>Writes each transfer's bytes from the local region into its (reserved) extent of the node's arena;
     /// successes are <see cref="RdmaTransferStatus.Delivered"/> (the node checks checksums on commit).</summary>
     public Task<RdmaTransferSummary> WriteAsync(ReadOnlyMemory<RdmaExtentTransfer> transfers, Memory<RdmaTransferStatus> statuses,
         CancellationToken cancellationToken = default) =>
-        TransferAsync(RdmaOpcode.Write, transfers, statuses, cancellationToken);
+        TransferAsync(RdmaOpcode.Write, Local, transfers, statuses, cancellationToken);
 
     /// <summary>Destroys the queue pair and completion queue (the node's side goes with its control-plane session).</summary>
     public void Dispose()
@@ -110,7 +119,7 @@ public sealed class RdmaExtentReader : IDisposable
         oneCall.Dispose();
     }
 
-    private async Task<RdmaTransferSummary> TransferAsync(RdmaOpcode opcode, ReadOnlyMemory<RdmaExtentTransfer> transfers,
+    private async Task<RdmaTransferSummary> TransferAsync(RdmaOpcode opcode, RdmaDestination local, ReadOnlyMemory<RdmaExtentTransfer> transfers,
         Memory<RdmaTransferStatus> statuses, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
@@ -129,12 +138,12 @@ public sealed class RdmaExtentReader : IDisposable
                 await ConnectCoreAsync(cancellationToken);
             }
 
-            var work = Validate(transfers.Span, statuses.Span);
+            var work = Validate(local.Region, transfers.Span, statuses.Span);
             var reconnectsThisCall = 0;
             while (work.Count > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var retry = RunRound(opcode, transfers.Span, statuses.Span, work);
+                var retry = RunRound(opcode, local.Region, transfers.Span, statuses.Span, work);
                 if (!broken)
                 {
                     break;
@@ -156,9 +165,9 @@ public sealed class RdmaExtentReader : IDisposable
                 work = retry;
             }
 
-            if (opcode == RdmaOpcode.Read && Local.Kind == RdmaMemoryKind.Host)
+            if (opcode == RdmaOpcode.Read && local.Kind == RdmaMemoryKind.Host)
             {
-                Verify(transfers.Span, statuses.Span);
+                Verify(local.Region, transfers.Span, statuses.Span);
             }
 
             var succeeded = 0;
@@ -198,7 +207,7 @@ public sealed class RdmaExtentReader : IDisposable
     }
 
     /// <summary>Refuses transfers outside the arena or the local region (the shim would refuse their whole batch).</summary>
-    private List<int> Validate(ReadOnlySpan<RdmaExtentTransfer> transfers, Span<RdmaTransferStatus> statuses)
+    private List<int> Validate(RdmaMemoryRegion region, ReadOnlySpan<RdmaExtentTransfer> transfers, Span<RdmaTransferStatus> statuses)
     {
         var arena = remote!.Value;
         var work = new List<int>(transfers.Length);
@@ -210,10 +219,10 @@ public sealed class RdmaExtentReader : IDisposable
                 Fail(statuses, i, RdmaTransferStatus.OutOfRange,
                     $"remote extent [{t.RemoteOffset}, +{t.Length}) is outside the node's {arena.Length}-byte arena");
             }
-            else if (t.LocalOffset > Local.Region.Length || t.Length > Local.Region.Length - t.LocalOffset)
+            else if (t.LocalOffset > region.Length || t.Length > region.Length - t.LocalOffset)
             {
                 Fail(statuses, i, RdmaTransferStatus.OutOfRange,
-                    $"local range [{t.LocalOffset}, +{t.Length}) is outside the {Local.Region.Length}-byte local region");
+                    $"local range [{t.LocalOffset}, +{t.Length}) is outside the {region.Length}-byte local region");
             }
             else
             {
@@ -227,11 +236,10 @@ public sealed class RdmaExtentReader : IDisposable
     /// <summary>Posts <paramref name="work"/> in batches within the queue depth and resolves every posted
     /// operation from the completions (in order on one queue pair: an operation before a completed one succeeded
     /// unless it completed with an error itself). Returns what must be retried after reconnecting.</summary>
-    private List<int> RunRound(RdmaOpcode opcode, ReadOnlySpan<RdmaExtentTransfer> transfers, Span<RdmaTransferStatus> statuses,
-        List<int> work)
+    private List<int> RunRound(RdmaOpcode opcode, RdmaMemoryRegion region, ReadOnlySpan<RdmaExtentTransfer> transfers,
+        Span<RdmaTransferStatus> statuses, List<int> work)
     {
         var arena = remote!.Value;
-        var region = Local.Region;
         var retry = new List<int>();
         var posted = 0;
         var resolved = 0;
@@ -335,7 +343,7 @@ public sealed class RdmaExtentReader : IDisposable
         return retry;
     }
 
-    private unsafe void Verify(ReadOnlySpan<RdmaExtentTransfer> transfers, Span<RdmaTransferStatus> statuses)
+    private unsafe void Verify(RdmaMemoryRegion region, ReadOnlySpan<RdmaExtentTransfer> transfers, Span<RdmaTransferStatus> statuses)
     {
         for (var i = 0; i < transfers.Length; i++)
         {
@@ -345,7 +353,7 @@ public sealed class RdmaExtentReader : IDisposable
             }
 
             var t = transfers[i];
-            var bytes = new ReadOnlySpan<byte>((void*)(nint)(Local.Region.Address + t.LocalOffset), (int)t.Length);
+            var bytes = new ReadOnlySpan<byte>((void*)(nint)(region.Address + t.LocalOffset), (int)t.Length);
             if (XxHash3.HashToUInt64(bytes) == t.Checksum)
             {
                 statuses[i] = RdmaTransferStatus.Verified;
