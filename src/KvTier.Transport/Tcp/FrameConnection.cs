@@ -43,6 +43,13 @@ public sealed class FrameConnection : IAsyncDisposable
     /// <summary>False once the connection failed or was closed.</summary>
     public bool IsHealthy => failure is null && !closing.IsCancellationRequested;
 
+    /// <summary>The newest protocol version the node speaks, as its answer to <see cref="Opcode.Authenticate"/> said
+    /// (a version-2 node's answer names none). A connection opened without authenticating assumes version 2.</summary>
+    public byte PeerVersion { get; private set; } = 2;
+
+    /// <summary>Whether the node understands <paramref name="opcode"/> (it speaks the version that introduced it).</summary>
+    public bool Supports(Opcode opcode) => PeerVersion >= OpcodeVersions.IntroducedIn(opcode);
+
     /// <summary>Requests sent and not answered yet.</summary>
     public int InFlight => pending.Count;
 
@@ -236,6 +243,8 @@ public sealed class FrameConnection : IAsyncDisposable
             var reason = sink.Body.IsEmpty ? answer.Status.ToString() : Encoding.UTF8.GetString(sink.Body.Span);
             throw new AuthenticationException($"Node {RemoteEndPoint} refused the data-plane connection ({answer.Status}): {reason}.");
         }
+
+        PeerVersion = sink.Body.IsEmpty ? (byte)2 : sink.Body.Span[0];
     }
 
     /// <summary>Closes the connection; requests in flight fail.</summary>
