@@ -117,10 +117,10 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
     {
         var codec = ChunkCodecs.ForNamespace(ns);
         var shape = ChunkShape.ForLayout(ns.Layout);
-        // "none" stores the raw chunk as its payload: for large chunks only the header is written and the caller's bytes
-        // are sent as they are. Small chunks are copied behind their header: a separate tiny send per header costs more
-        // than the copy saves.
-        var stored = codec.Id == CodecId.None && chunkBytes >= SendInPlaceFromBytes;
+        // "none" stores the raw chunk as its payload: only the header is written and the caller's bytes are sent as they
+        // are. A plain TCP connection sends a whole store with one gathered send, so that holds for every size; over TLS
+        // each segment becomes its own record, so small chunks are copied behind their header there.
+        var stored = codec.Id == CodecId.None && (chunkBytes >= SendInPlaceFromBytes || client.Options.Tls is null);
         var perChunk = stored ? ChunkHeader.Size : codec.MaxEncodedLength(chunkBytes, shape);
         var hasher = new XxHash3();
         var result = new Dictionary<int, (ReadOnlyMemory<byte>[], ChunkDeclaration[])>(blocks.Count);
