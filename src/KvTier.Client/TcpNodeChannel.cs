@@ -161,7 +161,7 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
                 end++;
             }
 
-            var put = DataPlaneCalls.PutAsync(connection, request, firstSegment, start, end - start, outcomes[start..end], cancellationToken);
+            var put = PutFrameAsync(connection, request, firstSegment, start, end - start, outcomes[start..end], cancellationToken);
             if (earlier is null)
             {
                 earlier = put;
@@ -182,6 +182,21 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
 
         more.Add(earlier!);
         await Task.WhenAll(more);
+    }
+
+    /// <summary>One PutBlocks frame; a refusal of the whole frame (draining, unknown namespace) becomes each of its
+    /// blocks' outcome, as a refused reservation does on the two-phase path.</summary>
+    private static async Task PutFrameAsync(FrameConnection connection, BlockWrite request, int[] firstSegment, int first, int count,
+        Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DataPlaneCalls.PutAsync(connection, request, firstSegment, first, count, outcomes, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            outcomes.Span[..count].Fill(refused.Status);
+        }
     }
 
     private static bool ChunksBackToBack(ReadOnlySpan<BlockToReserve> blocks)

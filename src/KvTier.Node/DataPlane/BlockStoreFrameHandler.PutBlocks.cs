@@ -183,6 +183,7 @@ public sealed partial class BlockStoreFrameHandler : IStreamedFrameHandler
 
     /// <summary>Receives <paramref name="length"/> bytes into the arena at <paramref name="offset"/>, in pieces no
     /// longer than a chunk (what one arena window can hold past its start).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReceiveAsync(StreamedBody body, long offset, long length, CancellationToken cancellationToken)
     {
         while (length > 0)

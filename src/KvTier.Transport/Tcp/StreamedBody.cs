@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace KvTier.Transport.Tcp;
 
@@ -57,6 +58,7 @@ public sealed class StreamedBody : IDisposable
     /// <summary>The next <paramref name="count"/> unconsumed bytes, read into a pooled buffer if they were not
     /// already; valid until the next call on this body. Consume them with <see cref="Advance"/>.</summary>
     /// <exception cref="ProtocolViolationException">The body has fewer than <paramref name="count"/> bytes left.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<ReadOnlyMemory<byte>> PeekAsync(int count, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -99,6 +101,7 @@ public sealed class StreamedBody : IDisposable
     /// <summary>Fills <paramref name="destination"/> with the next bytes of the body.</summary>
     /// <exception cref="ProtocolViolationException">The body has fewer bytes left than the destination holds.</exception>
     /// <exception cref="IOException">The connection failed, or the read outlived the deadline.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (destination.Length > Remaining)
@@ -121,6 +124,7 @@ public sealed class StreamedBody : IDisposable
 
     /// <summary>Reads and drops the next <paramref name="count"/> bytes of the body.</summary>
     /// <exception cref="ProtocolViolationException">The body has fewer bytes left.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SkipAsync(int count, CancellationToken cancellationToken)
     {
         if (count > Remaining)
@@ -173,6 +177,7 @@ public sealed class StreamedBody : IDisposable
         guard = null;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadFromStreamAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (deadline == 0)
