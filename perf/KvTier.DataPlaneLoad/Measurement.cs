@@ -8,13 +8,18 @@ internal readonly record struct Figures(double PerSecond, double P50Ms, double P
 /// <summary>Runs one operation in a closed loop on N concurrent workers for a fixed time.</summary>
 internal static class Measurement
 {
-    /// <summary>Warms up with <paramref name="warmup"/> operations, then runs <paramref name="clients"/> workers for
+    private static readonly TimeSpan WarmupTime = TimeSpan.FromSeconds(1);
+
+    /// <summary>Warms up with at least <paramref name="warmup"/> operations and one second, then runs <paramref name="clients"/> workers for
     /// <paramref name="duration"/>; each worker owns the state <paramref name="workerState"/> makes for it.</summary>
     public static async Task<Figures> RunAsync<TState>(int clients, TimeSpan duration, Func<int, TState> workerState,
         Func<TState, Random, Task> operation, int warmup = 20)
     {
+        // At least `warmup` operations and one second: the first seconds of a fresh process run tier-0 and instrumented
+        // code and touch fresh memory, which a cell of a few seconds would otherwise measure.
         var warm = workerState(-1);
-        for (var i = 0; i < warmup; i++)
+        var warming = Stopwatch.StartNew();
+        for (var i = 0; i < warmup || warming.Elapsed < WarmupTime; i++)
         {
             await operation(warm, new Random(i));
         }

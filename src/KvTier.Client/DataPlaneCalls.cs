@@ -74,6 +74,47 @@ internal static class DataPlaneCalls
         return ReadStatuses(sink, items.Length);
     }
 
+    /// <summary>Stores blocks <paramref name="first"/>..+<paramref name="count"/> of <paramref name="request"/> with one
+    /// PutBlocks frame (declarations, then the chunks' bytes as segments, not copied) and writes their outcomes.</summary>
+    /// <param name="connection">A connection to a node that speaks protocol version 3.</param>
+    /// <param name="request">The whole store.</param>
+    /// <param name="firstSegment">Index of each chunk's first payload segment in <paramref name="request"/>, and the end.</param>
+    /// <param name="first">First block of this frame.</param>
+    /// <param name="count">Blocks in this frame.</param>
+    /// <param name="outcomes">Where block <paramref name="first"/>'s outcome goes, then the others'.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public static async Task PutAsync(FrameConnection connection, BlockWrite request, int[] firstSegment, int first, int count,
+        Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        var blocks = request.Blocks.Slice(first, count);
+        var chunkCount = 0;
+        foreach (var block in blocks.Span)
+        {
+            chunkCount += block.ChunkCount;
+        }
+
+        var head = ArrayPool<byte>.Shared.Rent(PutBlocksRequest.MeasureHead(count, chunkCount));
+        try
+        {
+            var length = PutBlocksRequest.WriteHead(head, request.Namespace, blocks.Span, request.Chunks.Span);
+            var span = blocks.Span;
+            var firstChunk = span[0].FirstChunk;
+            var lastChunk = span[^1].FirstChunk + span[^1].ChunkCount;
+            // Blocks of one store declare their chunks back to back, so the frame's payload is one run of segments.
+            var payload = request.Payloads.Span[firstSegment[firstChunk]..firstSegment[lastChunk]];
+            using var sink = new BufferedResponseSink();
+            var header = await connection.SendAsync(Opcode.PutBlocks, Segments.Of(head.AsMemory(0, length), payload), sink, cancellationToken);
+            ThrowIfRefused(header, connection);
+            var reader = new BodyReader(sink.Body.Span);
+            StatusBatch.Read(ref reader, count, outcomes.Span[..count]);
+            reader.EnsureFullyRead("PutBlocks answer");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(head);
+        }
+    }
+
     /// <exception cref="UnauthorizedAccessException">The token may not use the request's namespace: a configuration
     /// error, which propagates to the caller rather than reading as a node failure.</exception>
     public static void ThrowIfRefused(FrameHeader header, FrameConnection connection)

@@ -12,7 +12,9 @@ internal sealed class Segments : ReadOnlySequenceSegment<byte>
         RunningIndex = runningIndex;
     }
 
-    public static ReadOnlySequence<byte> Of(ReadOnlyMemory<byte> head, ReadOnlyMemory<byte>[] rest)
+    public static ReadOnlySequence<byte> Of(ReadOnlyMemory<byte> head, ReadOnlyMemory<byte>[] rest) => Of(head, rest.AsSpan());
+
+    public static ReadOnlySequence<byte> Of(ReadOnlyMemory<byte> head, ReadOnlySpan<ReadOnlyMemory<byte>> rest)
     {
         var first = new Segments(head, 0);
         var last = first;

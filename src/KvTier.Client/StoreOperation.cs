@@ -10,17 +10,25 @@ using Microsoft.Extensions.Logging;
 namespace KvTier.Client;
 
 /// <summary>
-/// One store: skip blocks the directory already lists, encode the rest once, place each on its top
-/// <see cref="KvTierClientOptions.ReplicationFactor"/> rendezvous nodes, and per node run reserve, then write and commit
-/// pipelined on one connection; a node that fails or refuses hands its blocks to the next node in their ranking.
-/// Committed copies are published to the directory.
+/// One store: skip blocks the directory already lists, place each of the rest on its top
+/// <see cref="KvTierClientOptions.ReplicationFactor"/> rendezvous nodes, encode it once, and send each node its blocks
+/// (TCP: PutBlocks frames); a node that fails or refuses hands its blocks to the next node in their ranking. A node's
+/// blocks go out as frames of about <see cref="PipelineBytes"/>, each encoded while the one before it is on the wire and
+/// being verified by the node. Committed copies are published to the directory.
 /// </summary>
 internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockKey[] chain, int firstBlock, ReadOnlyMemory<byte> source)
 {
-    private readonly int layers = ns.Layout.Layers;
     private const int MaxEncodeBuffer = 64 << 20;
     private const int SendInPlaceFromBytes = 256 << 10;
+
+    // Small enough that a store of a few MiB is several frames (the client encodes one while the node takes the last),
+    // large enough that a frame's fixed costs stay small next to its bytes.
+    private const long PipelineBytes = 512 << 10;
+
+    private readonly int layers = ns.Layout.Layers;
     private readonly int chunkBytes = ns.Layout.BytesPerLayerChunk;
+    private readonly List<byte[]> rented = [];
+    private EncodedBlock?[] encoded = [];
 
     public async Task<StoreResult> RunAsync(CancellationToken cancellationToken)
     {
@@ -40,10 +48,16 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
             return new StoreResult(0, alreadyCached, blocks.Count);
         }
 
-        var rented = new List<byte[]>(blocks.Count * layers);
+        encoded = new EncodedBlock?[blockCount];
         try
         {
-            return await PlaceAsync(blocks, alreadyCached, nodes, Encode(blocks, blockCount, rented), directoryKeys, cancellationToken);
+            if (Math.Min(client.Options.ReplicationFactor, nodes.Count) > 1)
+            {
+                // Copies of a block go to several nodes at once: encode everything before the sends start.
+                Encode(blocks);
+            }
+
+            return await PlaceAsync(blocks, alreadyCached, nodes, directoryKeys, cancellationToken);
         }
         finally
         {
@@ -55,8 +69,7 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
         }
     }
 
-    private async Task<StoreResult> PlaceAsync(List<int> blocks, int alreadyCached, IReadOnlyList<NodeInfo> nodes,
-        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
+    private async Task<StoreResult> PlaceAsync(List<int> blocks, int alreadyCached, IReadOnlyList<NodeInfo> nodes, DirectoryKey[] directoryKeys,
         CancellationToken cancellationToken)
     {
         var replicas = Math.Min(client.Options.ReplicationFactor, nodes.Count);
@@ -88,7 +101,7 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
                 break;
             }
 
-            var results = await Task.WhenAll(assignments.Values.Select(a => StoreOnNodeAsync(a.Node, a.Blocks, encoded, directoryKeys, cancellationToken)));
+            var results = await Task.WhenAll(assignments.Values.Select(a => StoreOnNodeAsync(a.Node, a.Blocks, directoryKeys, cancellationToken)));
             foreach (var (b, outcome) in results.SelectMany(r => r))
             {
                 switch (outcome)
@@ -112,32 +125,42 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
         return new StoreResult(stored, alreadyCached + cached.Count(b => copies[b] > 0), failed);
     }
 
-    private Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> Encode(List<int> blocks, int blockCount,
-        List<byte[]> rented)
+    /// <summary>Encodes the blocks not encoded yet, into a few large pooled buffers (a store can hold thousands of
+    /// chunks, more than the pool keeps of any one size).</summary>
+    private void Encode(List<int> blocks)
     {
         var codec = ChunkCodecs.ForNamespace(ns);
         var shape = ChunkShape.ForLayout(ns.Layout);
-        // "none" stores the raw chunk as its payload: for large chunks only the header is written and the caller's bytes
-        // are sent as they are. Small chunks are copied behind their header: a separate tiny send per header costs more
-        // than the copy saves.
-        var stored = codec.Id == CodecId.None && chunkBytes >= SendInPlaceFromBytes;
+        // "none" stores the raw chunk as its payload: only the header is written and the caller's bytes are sent as they
+        // are. A plain TCP connection sends a whole store with one gathered send, so that holds for every size; over TLS
+        // each segment becomes its own record, so small chunks are copied behind their header there.
+        var stored = codec.Id == CodecId.None && (chunkBytes >= SendInPlaceFromBytes || client.Options.Tls is null);
         var perChunk = stored ? ChunkHeader.Size : codec.MaxEncodedLength(chunkBytes, shape);
+        var blockCount = chain.Length - firstBlock;
         var hasher = new XxHash3();
-        var result = new Dictionary<int, (ReadOnlyMemory<byte>[], ChunkDeclaration[])>(blocks.Count);
-        // Headers and encoded chunks are packed into a few large pooled buffers (a store can hold thousands of chunks,
-        // more than the pool keeps of any one size).
         var buffer = Array.Empty<byte>();
         var used = 0;
+        var left = blocks.Count(b => encoded[b - firstBlock] is null);
         foreach (var b in blocks)
         {
+            if (encoded[b - firstBlock] is not null)
+            {
+                continue;
+            }
+
             var chunks = new ReadOnlyMemory<byte>[stored ? 2 * layers : layers];
             var declarations = new ChunkDeclaration[layers];
+            long bytes = 0;
             for (var layer = 0; layer < layers; layer++)
             {
                 if (buffer.Length - used < perChunk)
                 {
-                    buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(perChunk, Math.Min((long)perChunk * layers * (blocks.Count - result.Count), MaxEncodeBuffer)));
-                    rented.Add(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(perChunk, Math.Min((long)perChunk * layers * left, MaxEncodeBuffer)));
+                    lock (rented)
+                    {
+                        rented.Add(buffer);
+                    }
+
                     used = 0;
                 }
 
@@ -153,33 +176,51 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
                     (chunks[2 * layer], chunks[(2 * layer) + 1]) = (header, raw);
                     declarations[layer] = new ChunkDeclaration(ChunkHeader.Size + chunkBytes, hasher.GetCurrentHashAsUInt64());
                     used += ChunkHeader.Size;
-                    continue;
+                }
+                else
+                {
+                    var length = codec.Encode(raw.Span, shape, buffer.AsSpan(used, perChunk));
+                    chunks[layer] = buffer.AsMemory(used, length);
+                    declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(used, length)));
+                    used += length;
                 }
 
-                var length = codec.Encode(raw.Span, shape, buffer.AsSpan(used, perChunk));
-                chunks[layer] = buffer.AsMemory(used, length);
-                declarations[layer] = new ChunkDeclaration(length, XxHash3.HashToUInt64(buffer.AsSpan(used, length)));
-                used += length;
+                bytes += declarations[layer].Length;
             }
 
-            result[b] = (chunks, declarations);
+            encoded[b - firstBlock] = new EncodedBlock(chunks, declarations, checked((int)bytes));
+            left--;
         }
-
-        return result;
     }
 
-    private async Task<List<(int Block, FrameStatus Outcome)>> StoreOnNodeAsync(NodeInfo node, List<int> blocks,
-        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
+    private async Task<List<(int Block, FrameStatus Outcome)>> StoreOnNodeAsync(NodeInfo node, List<int> blocks, DirectoryKey[] directoryKeys,
         CancellationToken cancellationToken)
     {
         var outcomes = new List<(int, FrameStatus)>(blocks.Count);
+        var frames = new List<(List<int> Blocks, Task<FrameStatus[]> Answers)>();
         try
         {
-            for (var start = 0; start < blocks.Count; start += client.Options.MaxBlocksPerRequest)
+            var channel = await client.GetChannelAsync(node.Id, cancellationToken) ?? throw new IOException($"Node {node.Id} is not live.");
+            var rawBlockBytes = (long)layers * chunkBytes;
+            for (var start = 0; start < blocks.Count;)
             {
-                var batch = blocks.GetRange(start, Math.Min(client.Options.MaxBlocksPerRequest, blocks.Count - start));
-                outcomes.AddRange(await StoreBatchAsync(node, batch, encoded, directoryKeys, cancellationToken));
+                var count = (int)Math.Clamp(PipelineBytes / rawBlockBytes, 1, Math.Min(client.Options.MaxBlocksPerRequest, blocks.Count - start));
+                var frame = blocks.GetRange(start, count);
+                Encode(frame);
+                frames.Add((frame, PutAsync(channel, frame, directoryKeys, cancellationToken)));
+                start += count;
             }
+
+            foreach (var (frame, answers) in frames)
+            {
+                var statuses = await answers;
+                for (var i = 0; i < frame.Count; i++)
+                {
+                    outcomes.Add((frame[i], statuses[i]));
+                }
+            }
+
+            await PublishAsync(node, outcomes, directoryKeys, cancellationToken);
         }
         catch (Exception error) when (error is IOException or ProtocolViolationException
             || (error is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -188,48 +229,50 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
             var answered = outcomes.Select(o => o.Item1).ToHashSet();
             outcomes.AddRange(blocks.Where(b => !answered.Contains(b)).Select(b => (b, FrameStatus.InternalError)));
         }
+        finally
+        {
+            // Frames still on the wire read the encode buffers and the caller's bytes: none may outlive this call.
+            await Task.WhenAll(frames.Select(f => (Task)f.Answers)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
 
         return outcomes;
     }
 
-    private async Task<List<(int Block, FrameStatus Outcome)>> StoreBatchAsync(NodeInfo node, List<int> batch,
-        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
-        CancellationToken cancellationToken)
+    private async Task<FrameStatus[]> PutAsync(INodeChannel channel, List<int> batch, DirectoryKey[] directoryKeys, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(client.Options.RequestTimeout);
-        var channel = await client.GetChannelAsync(node.Id, timeout.Token) ?? throw new IOException($"Node {node.Id} is not live.");
         var toReserve = new BlockToReserve[batch.Count];
         var declarations = new ChunkDeclaration[batch.Count * layers];
-        var payloads = new List<ReadOnlyMemory<byte>>(batch.Count * layers * 2);
+        var segments = 0;
         for (var i = 0; i < batch.Count; i++)
         {
+            segments += encoded[batch[i] - firstBlock]!.Chunks.Length;
+        }
+
+        var payloads = new ReadOnlyMemory<byte>[segments];
+        segments = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var block = encoded[batch[i] - firstBlock]!;
             toReserve[i] = new BlockToReserve(chain[batch[i]], directoryKeys[batch[i]].Anchor, i * layers, layers);
-            encoded[batch[i]].Declarations.CopyTo(declarations, i * layers);
-            payloads.AddRange(encoded[batch[i]].Chunks);
+            block.Declarations.CopyTo(declarations, i * layers);
+            block.Chunks.CopyTo(payloads, segments);
+            segments += block.Chunks.Length;
         }
 
         var answers = new FrameStatus[batch.Count];
-        await channel.StoreBlocksAsync(new BlockWrite(ns.Id, client.Options.ReservationTimeout, toReserve, declarations, payloads.ToArray()), answers,
-            timeout.Token);
-        var outcomes = new List<(int, FrameStatus)>(batch.Count);
-        for (var i = 0; i < batch.Count; i++)
-        {
-            outcomes.Add((batch[i], answers[i]));
-        }
-
-        await PublishAsync(node, outcomes, encoded, directoryKeys, cancellationToken);
-        return outcomes;
+        await channel.StoreBlocksAsync(new BlockWrite(ns.Id, client.Options.ReservationTimeout, toReserve, declarations, payloads), answers, timeout.Token);
+        return answers;
     }
 
-    private async Task PublishAsync(NodeInfo node, List<(int Block, FrameStatus Outcome)> outcomes,
-        Dictionary<int, (ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations)> encoded, DirectoryKey[] directoryKeys,
+    private async Task PublishAsync(NodeInfo node, List<(int Block, FrameStatus Outcome)> outcomes, DirectoryKey[] directoryKeys,
         CancellationToken cancellationToken)
     {
         var publications = outcomes
             .Where(o => o.Outcome is FrameStatus.Ok or FrameStatus.AlreadyPresent)
             .Select(o => new BlockPublication(directoryKeys[o.Block],
-                new BlockLocation(node.Id, StorageTier.Host, encoded[o.Block].Declarations.Sum(d => d.Length), node.Epoch)))
+                new BlockLocation(node.Id, StorageTier.Host, encoded[o.Block - firstBlock]!.Bytes, node.Epoch)))
             .ToList();
         if (publications.Count > 0)
         {
@@ -237,4 +280,8 @@ internal sealed class StoreOperation(KvTierClient client, KvNamespace ns, BlockK
             await client.Directory.PublishAsync(ns.Id, publications, cancellationToken);
         }
     }
+
+    /// <summary>One encoded block: its payload segments (a chunk may span two: header, then the caller's bytes), each
+    /// chunk's length and checksum, and its encoded size.</summary>
+    private sealed record EncodedBlock(ReadOnlyMemory<byte>[] Chunks, ChunkDeclaration[] Declarations, int Bytes);
 }

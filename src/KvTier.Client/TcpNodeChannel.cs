@@ -1,13 +1,15 @@
 using System.Buffers;
 using KvTier.Transport;
 using KvTier.Transport.Messages;
+using KvTier.Transport.Tcp;
 
 namespace KvTier.Client;
 
 /// <summary>
 /// The TCP data plane of one node: a pool of pipelined connections. A read is one ReadBlocks round trip (the node
-/// sends the chunks straight from its arena and releases its leases itself); a store is ReserveBlocks, then
-/// WriteExtents and CommitBlocks pipelined on one connection (the node serves a connection in order).
+/// sends the chunks straight from its arena and releases its leases itself); a store is one PutBlocks round trip to a
+/// node that speaks protocol version 3 (its Authenticate answer says so), and ReserveBlocks, then WriteExtents and
+/// CommitBlocks pipelined on one connection to an older node (the node serves a connection in order).
 /// </summary>
 internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits) : INodeChannel
 {
@@ -30,15 +32,21 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
 
     public async ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
     {
-        var blocks = request.Blocks.Span;
-        if (outcomes.Length < blocks.Length)
+        if (outcomes.Length < request.Blocks.Length)
         {
-            throw new ArgumentException($"{blocks.Length} blocks need as many outcomes, got room for {outcomes.Length}.", nameof(outcomes));
+            throw new ArgumentException($"{request.Blocks.Length} blocks need as many outcomes, got room for {outcomes.Length}.", nameof(outcomes));
         }
 
         var firstSegment = SegmentsOfChunks(request);
+        var backToBack = ChunksBackToBack(request.Blocks.Span);
 
         var connection = await pool.GetAsync(cancellationToken);
+        if (connection.Supports(Opcode.PutBlocks) && backToBack)
+        {
+            await PutAsync(connection, request, firstSegment, outcomes, cancellationToken);
+            return;
+        }
+
         BlockExtents[] reserved;
         ChunkExtent[] extents;
         try
@@ -120,6 +128,89 @@ internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits
     }
 
     public ValueTask DisposeAsync() => pool.DisposeAsync();
+
+    /// <summary>One round trip: PutBlocks frames, each under the body limit, pipelined on one connection.</summary>
+    private async ValueTask PutAsync(FrameConnection connection, BlockWrite request, int[] firstSegment, Memory<FrameStatus> outcomes,
+        CancellationToken cancellationToken)
+    {
+        Task? earlier = null;
+        List<Task>? more = null;
+        var blocks = request.Blocks;
+        var chunks = request.Chunks;
+        var start = 0;
+        while (start < blocks.Length)
+        {
+            // A chunk is at most MaxChunkBytes, far below the body limit, so every frame takes at least one block.
+            var end = start;
+            long bytes = PutBlocksRequest.PrefixSize;
+            while (end < blocks.Length)
+            {
+                var block = blocks.Span[end];
+                long blockBytes = BlockDeclarations.Measure(1, block.ChunkCount);
+                foreach (var chunk in chunks.Span.Slice(block.FirstChunk, block.ChunkCount))
+                {
+                    blockBytes += chunk.Length;
+                }
+
+                if (end > start && bytes + blockBytes > limits.MaxBodyBytes)
+                {
+                    break;
+                }
+
+                bytes += blockBytes;
+                end++;
+            }
+
+            var put = PutFrameAsync(connection, request, firstSegment, start, end - start, outcomes[start..end], cancellationToken);
+            if (earlier is null)
+            {
+                earlier = put;
+            }
+            else
+            {
+                (more ??= []).Add(put);
+            }
+
+            start = end;
+        }
+
+        if (more is null)
+        {
+            await earlier!;
+            return;
+        }
+
+        more.Add(earlier!);
+        await Task.WhenAll(more);
+    }
+
+    /// <summary>One PutBlocks frame; a refusal of the whole frame (draining, unknown namespace) becomes each of its
+    /// blocks' outcome, as a refused reservation does on the two-phase path.</summary>
+    private static async Task PutFrameAsync(FrameConnection connection, BlockWrite request, int[] firstSegment, int first, int count,
+        Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DataPlaneCalls.PutAsync(connection, request, firstSegment, first, count, outcomes, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            outcomes.Span[..count].Fill(refused.Status);
+        }
+    }
+
+    private static bool ChunksBackToBack(ReadOnlySpan<BlockToReserve> blocks)
+    {
+        for (var i = 1; i < blocks.Length; i++)
+        {
+            if (blocks[i].FirstChunk != blocks[i - 1].FirstChunk + blocks[i - 1].ChunkCount)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Index of each chunk's first payload segment (one more entry: the end).</summary>
     /// <exception cref="ArgumentException">The segments do not add up to the declared chunks.</exception>

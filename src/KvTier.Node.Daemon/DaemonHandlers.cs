@@ -2,6 +2,7 @@ using KvTier.Node.Configuration;
 using KvTier.Node.DataPlane;
 using KvTier.Node.Hosting;
 using KvTier.Storage;
+using KvTier.Transport;
 using KvTier.Transport.Tcp;
 using Microsoft.Extensions.Logging;
 
@@ -22,10 +23,16 @@ internal static class DaemonHandlers
     }
 
     /// <summary>Lets a drain stop reservations on the block-store handler while reads continue.</summary>
-    private sealed class DrainableBlockStoreHandler(BlockStoreFrameHandler inner) : IDrainableFrameHandler
+    private sealed class DrainableBlockStoreHandler(BlockStoreFrameHandler inner) : IDrainableFrameHandler, IStreamedFrameHandler
     {
         public ValueTask HandleAsync(FrameRequest request, FrameResponder responder, CancellationToken cancellationToken) =>
             inner.HandleAsync(request, responder, cancellationToken);
+
+        public bool StreamsBody(Opcode opcode) => inner.StreamsBody(opcode);
+
+        public ValueTask HandleStreamedAsync(FrameHeader header, FrameConnectionContext? connection, StreamedBody body,
+            FrameResponder responder, CancellationToken cancellationToken) =>
+            inner.HandleStreamedAsync(header, connection, body, responder, cancellationToken);
 
         public void StopAcceptingWrites() => inner.StartDraining();
     }

@@ -36,8 +36,15 @@ public enum Opcode : byte
     /// path; LeaseBlocks, ReadExtents and ReleaseLeases stay as the contract one-sided RDMA reads implement.</summary>
     ReadBlocks = 9,
 
+    /// <summary>Store a batch of new blocks in one round trip (protocol version 3): the block declarations and every
+    /// chunk's bytes in one frame; the node reserves each block, receives its bytes straight into the reservation,
+    /// verifies and commits it, and answers one status per block. The TCP store path; ReserveBlocks, WriteExtents and
+    /// CommitBlocks stay for older peers and as the contract one-sided RDMA writes implement.</summary>
+    PutBlocks = 10,
+
     /// <summary>Opens a connection: the body is the bearer token (UTF-8; empty without one). Answered by the listener
-    /// itself, never by a handler: <see cref="FrameStatus.Ok"/>, or <see cref="FrameStatus.Unauthorized"/> with the
+    /// itself, never by a handler: <see cref="FrameStatus.Ok"/> with a one-byte body naming the newest protocol
+    /// version the node speaks (from version 3; a version-2 node's answer is empty), or <see cref="FrameStatus.Unauthorized"/> with the
     /// reason as UTF-8 text, after which the node closes the connection. Where the node requires authentication it
     /// must be a connection's first frame. Numbered apart from the verbs, which grow from 1.</summary>
     Authenticate = 32,
@@ -52,6 +59,7 @@ public static class OpcodeVersions
     public static byte IntroducedIn(Opcode opcode) => opcode switch
     {
         Opcode.ReadBlocks or Opcode.Authenticate => 2,
+        Opcode.PutBlocks => 3,
         _ => 1,
     };
 }

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Security.Authentication;
 using Grpc.Core;
 using KvTier.Core;
@@ -137,6 +138,10 @@ public sealed class NodeSecurityProcessTests : IDisposable
         Assert.Equal(FrameStatus.Ok, await ContainsAsync(tenantA, NamespaceA.Id));
         Assert.Equal(FrameStatus.Ok, await PingAsync(tenantA));
         Assert.Equal(FrameStatus.Ok, await ContainsAsync(admin, NamespaceB.Id));
+        // PutBlocks bodies are streamed: the namespace is checked before any payload byte is taken.
+        Assert.Equal(FrameStatus.Unauthorized, await PutAsync(tenantA, NamespaceB.Id));
+        Assert.Equal(FrameStatus.Ok, await PutAsync(tenantA, NamespaceA.Id));
+        Assert.Equal(FrameStatus.Ok, await PingAsync(tenantA));
     }
 
     [Fact]
@@ -284,6 +289,18 @@ public sealed class NodeSecurityProcessTests : IDisposable
         ContainsBlocksRequest.Write(body, ns, [new BlockKey(1, 2)]);
         using var sink = new BufferedResponseSink();
         return (await connection.SendAsync(Opcode.ContainsBlocks, body, sink, Token)).Status;
+    }
+
+    /// <summary>A PutBlocks of one one-chunk block (the wrong shape for a namespace: refused per block, the frame Ok).</summary>
+    private static async Task<FrameStatus> PutAsync(FrameConnection connection, NamespaceId ns)
+    {
+        var payload = new byte[64];
+        var head = new byte[PutBlocksRequest.MeasureHead(1, 1)];
+        PutBlocksRequest.WriteHead(head, ns, [new BlockToReserve(new BlockKey(1, 2), new BlockKey(1, 2), 0, 1)],
+            [new ChunkDeclaration(payload.Length, XxHash3.HashToUInt64(payload))]);
+        using var sink = new BufferedResponseSink();
+        byte[] body = [.. head, .. payload];
+        return (await connection.SendAsync(Opcode.PutBlocks, body, sink, Token)).Status;
     }
 
     private static async Task WaitForLogAsync(NodeProcess node, string text)

@@ -80,7 +80,7 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
         }
 
         var seen = observer.Snapshot();
-        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, (long)FrameHeader.Size), seen);
+        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, FrameHeader.Size + 1L), seen); // the answer names the protocol version
         Assert.Contains((Opcode.Ping, FrameStatus.Ok, FrameHeader.Size + 100L, FrameHeader.Size + 8L), seen);
         Assert.Contains(seen, entry => entry.Opcode == Opcode.ContainsBlocks && entry.Status == FrameStatus.Unauthorized);
     }

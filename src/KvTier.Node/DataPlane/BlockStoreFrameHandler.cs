@@ -86,6 +86,7 @@ public sealed partial class BlockStoreFrameHandler : IFrameHandler
             Opcode.CommitBlocks => CommitBlocksAsync(body, responder, cancellationToken),
             Opcode.ContainsBlocks => ContainsBlocksAsync(body, responder, cancellationToken),
             Opcode.ReadBlocks => ReadBlocksAsync(body, responder, cancellationToken),
+            Opcode.PutBlocks => PutBufferedAsync(request, responder, cancellationToken),
             _ => throw new ProtocolViolationException($"Opcode {request.Header.Opcode} is not served by a cache node."),
         };
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using KvTier.Node.Hosting;
 using KvTier.Transport;
@@ -16,7 +17,7 @@ namespace KvTier.Node.Security;
 /// lease and reservation ids live in its own tables: an id handed to tenant A is unknown (Expired) to tenant B.</item>
 /// </list>
 /// </summary>
-internal sealed class TenantFrameHandler(Func<IFrameHandler> createHandler, ILogger logger) : IDrainableFrameHandler
+internal sealed class TenantFrameHandler(Func<IFrameHandler> createHandler, ILogger logger) : IDrainableFrameHandler, IStreamedFrameHandler
 {
     private readonly ConcurrentDictionary<string, IFrameHandler> handlers = new(StringComparer.Ordinal);
     private volatile bool draining;
@@ -46,6 +47,51 @@ internal sealed class TenantFrameHandler(Func<IFrameHandler> createHandler, ILog
         }
 
         return handlers.GetOrAdd(grant.Tenant, static (_, self) => self.Create(), this).HandleAsync(request, responder, cancellationToken);
+    }
+
+    /// <summary>PutBlocks bodies are streamed: the namespace is read from the body's first bytes before any of the
+    /// payload, and a tenant's handler that does not stream gets the body buffered.</summary>
+    public bool StreamsBody(Opcode opcode) => opcode == Opcode.PutBlocks;
+
+    public async ValueTask HandleStreamedAsync(FrameHeader header, FrameConnectionContext? connection, StreamedBody body, FrameResponder responder,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ArgumentNullException.ThrowIfNull(responder);
+        if (connection?.Principal is not TenantGrant grant)
+        {
+            await responder.SendAsync(FrameStatus.Unauthorized, ReadOnlyMemory<byte>.Empty, cancellationToken);
+            return;
+        }
+
+        var head = await body.PeekAsync(Math.Min(sizeof(ulong), body.Length), cancellationToken);
+        if (NamespaceScopedOpcodes.TryRead(header.Opcode, head.Span, out var kvNamespace) && !grant.MayUse(kvNamespace))
+        {
+            logger.LogWarning("Refused {Opcode} for namespace {Namespace} to tenant {Tenant} from {Peer}: not among its namespaces",
+                header.Opcode, kvNamespace, grant.Tenant, connection.RemoteEndPoint);
+            await body.SkipAsync(body.Remaining, cancellationToken);
+            await responder.SendAsync(FrameStatus.Unauthorized, ReadOnlyMemory<byte>.Empty, cancellationToken);
+            return;
+        }
+
+        var handler = handlers.GetOrAdd(grant.Tenant, static (_, self) => self.Create(), this);
+        if (handler is IStreamedFrameHandler streamed && streamed.StreamsBody(header.Opcode))
+        {
+            await streamed.HandleStreamedAsync(header, connection, body, responder, cancellationToken);
+            return;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(body.Remaining);
+        try
+        {
+            var length = body.Remaining;
+            await body.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken);
+            await handler.HandleAsync(new FrameRequest(header, buffer.AsMemory(0, length)) { Connection = connection }, responder, cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     public void StopAcceptingWrites()

@@ -460,6 +460,7 @@ public sealed partial class StorageEngine : IBlockStore
         Promotions = Volatile.Read(ref counters.Promotions),
         LeaseWaits = Volatile.Read(ref counters.LeaseWaits),
         ActiveLeases = leases.Count,
+        ActiveReservations = reservations.Count,
         ExpiredLeases = Volatile.Read(ref counters.ExpiredLeases),
         ExpiredReservations = Volatile.Read(ref counters.ExpiredReservations),
         RejectedCommits = Volatile.Read(ref counters.RejectedCommits),

@@ -51,6 +51,9 @@ public sealed record StorageStats
     /// <summary>Leases live now.</summary>
     public long ActiveLeases { get; init; }
 
+    /// <summary>Reservations live now (reserved, neither committed, aborted nor expired yet).</summary>
+    public long ActiveReservations { get; init; }
+
     /// <summary>Leases that ran out before release.</summary>
     public long ExpiredLeases { get; init; }
 

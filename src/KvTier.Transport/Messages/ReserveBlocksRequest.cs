@@ -21,7 +21,7 @@ public readonly record struct ChunkDeclaration(int Length, ulong Checksum);
 public static class ReserveBlocksRequest
 {
     /// <summary>Exact body size.</summary>
-    public static int MeasureBody(int blockCount, int chunkCount) => 16 + (blockCount * ((2 * BlockKey.Size) + 2)) + (chunkCount * 12);
+    public static int MeasureBody(int blockCount, int chunkCount) => 16 + BlockDeclarations.Measure(blockCount, chunkCount);
 
     /// <summary>Writes a request body.</summary>
     public static int Write(Span<byte> body, NamespaceId kvNamespace, int timeoutMilliseconds,
@@ -31,18 +31,7 @@ public static class ReserveBlocksRequest
         writer.WriteUInt64(kvNamespace.Value);
         writer.WriteInt32(timeoutMilliseconds);
         writer.WriteInt32(blocks.Length);
-        foreach (var block in blocks)
-        {
-            writer.WriteBlockKey(block.Key);
-            writer.WriteBlockKey(block.Anchor);
-            writer.WriteUInt16(checked((ushort)block.ChunkCount));
-            foreach (var chunk in chunks.Slice(block.FirstChunk, block.ChunkCount))
-            {
-                writer.WriteInt32(chunk.Length);
-                writer.WriteUInt64(chunk.Checksum);
-            }
-        }
-
+        BlockDeclarations.Write(ref writer, blocks, chunks);
         return writer.Written;
     }
 
@@ -61,7 +50,55 @@ public static class ReserveBlocksRequest
         }
 
         var count = reader.ReadCount("block count", Math.Min(limits.MaxBlocksPerRequest, blocks.Length));
+        BlockDeclarations.Read(ref reader, limits, count, blocks, chunks, out chunkCount, out _);
+        reader.EnsureFullyRead("ReserveBlocks");
+        return count;
+    }
+}
+
+/// <summary>The block declarations shared by ReserveBlocks and PutBlocks: <c>per block: key, anchor key, chunk count
+/// u16, per chunk: length u32, checksum u64</c>.</summary>
+public static class BlockDeclarations
+{
+    /// <summary>Bytes of one block's declaration without its chunks.</summary>
+    public const int BlockHeadSize = (2 * BlockKey.Size) + 2;
+
+    /// <summary>Bytes of one chunk's declaration.</summary>
+    public const int ChunkSize = 12;
+
+    /// <summary>Exact size of <paramref name="blockCount"/> declarations holding <paramref name="chunkCount"/> chunks.</summary>
+    public static int Measure(int blockCount, int chunkCount) => (blockCount * BlockHeadSize) + (chunkCount * ChunkSize);
+
+    /// <summary>Writes each block's declaration with its chunks.</summary>
+    public static void Write(ref BodyWriter writer, ReadOnlySpan<BlockToReserve> blocks, ReadOnlySpan<ChunkDeclaration> chunks)
+    {
+        foreach (var block in blocks)
+        {
+            writer.WriteBlockKey(block.Key);
+            writer.WriteBlockKey(block.Anchor);
+            writer.WriteUInt16(checked((ushort)block.ChunkCount));
+            foreach (var chunk in chunks.Slice(block.FirstChunk, block.ChunkCount))
+            {
+                writer.WriteInt32(chunk.Length);
+                writer.WriteUInt64(chunk.Checksum);
+            }
+        }
+    }
+
+    /// <summary>Reads <paramref name="count"/> declarations into caller-provided arrays; returns the chunks' total
+    /// length in <paramref name="chunkBytes"/>.</summary>
+    /// <exception cref="ProtocolViolationException">A declaration is truncated or breaks a limit.</exception>
+    public static void Read(ref BodyReader reader, FrameLimits limits, int count, Span<BlockToReserve> blocks, Span<ChunkDeclaration> chunks,
+        out int chunkCount, out long chunkBytes)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        if (count > blocks.Length)
+        {
+            throw new ProtocolViolationException($"{count} blocks declared, room for {blocks.Length}.");
+        }
+
         chunkCount = 0;
+        chunkBytes = 0;
         for (var i = 0; i < count; i++)
         {
             var key = reader.ReadBlockKey("block key");
@@ -81,11 +118,9 @@ public static class ReserveBlocksRequest
                     throw new ProtocolViolationException($"Chunk length {length} is outside [1, {limits.MaxChunkBytes}].");
                 }
 
+                chunkBytes += length;
                 chunks[chunkCount++] = new ChunkDeclaration(length, reader.ReadUInt64("chunk checksum"));
             }
         }
-
-        reader.EnsureFullyRead("ReserveBlocks");
-        return count;
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Authentication;
 using System.Text;
 
@@ -24,6 +25,8 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly CancellationTokenSource closing = new();
     // The header and a small body (or a small first segment) leave in one write: one send, one TCP segment.
     private readonly byte[] sendBuffer = new byte[4096];
+    // The parts of a frame sent with one gathered send; used under the write lock only.
+    private readonly List<ArraySegment<byte>> gathered = [];
     private readonly Task receiveLoop;
     private long nextRequestId;
     private Exception? failure;
@@ -42,6 +45,13 @@ public sealed class FrameConnection : IAsyncDisposable
 
     /// <summary>False once the connection failed or was closed.</summary>
     public bool IsHealthy => failure is null && !closing.IsCancellationRequested;
+
+    /// <summary>The newest protocol version the node speaks, as its answer to <see cref="Opcode.Authenticate"/> said
+    /// (a version-2 node's answer names none). A connection opened without authenticating assumes version 2.</summary>
+    public byte PeerVersion { get; private set; } = 2;
+
+    /// <summary>Whether the node understands <paramref name="opcode"/> (it speaks the version that introduced it).</summary>
+    public bool Supports(Opcode opcode) => PeerVersion >= OpcodeVersions.IntroducedIn(opcode);
 
     /// <summary>Requests sent and not answered yet.</summary>
     public int InFlight => pending.Count;
@@ -131,13 +141,33 @@ public sealed class FrameConnection : IAsyncDisposable
                     rest = body.Slice(body.First.Length);
                 }
 
-                await stream.WriteAsync(sendBuffer.AsMemory(0, head), closing.Token);
-                foreach (var segment in rest)
+                if (stream is NetworkStream && !rest.IsSingleSegment && TryGather(sendBuffer.AsMemory(0, head), rest))
                 {
-                    // An empty write is not free: on a connection the node already closed it fails with EPIPE.
-                    if (!segment.IsEmpty)
+                    // One sendmsg for the whole frame instead of one send per segment (a store is a header and a payload
+                    // per chunk). TLS has no gathered write: its records are written one segment at a time below.
+                    try
                     {
-                        await stream.WriteAsync(segment, closing.Token);
+                        var sent = await socket.SendAsync(gathered, SocketFlags.None);
+                        if (sent != head + rest.Length)
+                        {
+                            throw new IOException($"Sent {sent} of the {head + rest.Length} bytes of a {opcode} frame to {RemoteEndPoint}.");
+                        }
+                    }
+                    finally
+                    {
+                        gathered.Clear();
+                    }
+                }
+                else
+                {
+                    await stream.WriteAsync(sendBuffer.AsMemory(0, head), closing.Token);
+                    foreach (var segment in rest)
+                    {
+                        // An empty write is not free: on a connection the node already closed it fails with EPIPE.
+                        if (!segment.IsEmpty)
+                        {
+                            await stream.WriteAsync(segment, closing.Token);
+                        }
                     }
                 }
             }
@@ -161,9 +191,42 @@ public sealed class FrameConnection : IAsyncDisposable
             throw;
         }
 
+        return await WaitAsync(request, cancellationToken);
+    }
+
+    private static async ValueTask<FrameHeader> WaitAsync(PendingRequest request, CancellationToken cancellationToken)
+    {
         using var registration = cancellationToken.Register(static state => ((PendingRequest)state!).Abandon(), request);
         return await request.Completion.Task;
     }
+
+    /// <summary>Lists the frame's parts for one gathered send when every part lies in a managed array (the header
+    /// buffer does); false, with nothing listed, when one does not (native memory goes through the stream).</summary>
+    private bool TryGather(ReadOnlyMemory<byte> head, ReadOnlySequence<byte> rest)
+    {
+        gathered.Clear();
+        gathered.Add(ToSegment(head));
+        foreach (var segment in rest)
+        {
+            if (segment.IsEmpty)
+            {
+                continue;
+            }
+
+            if (!MemoryMarshal.TryGetArray(segment, out var array))
+            {
+                gathered.Clear();
+                return false;
+            }
+
+            gathered.Add(array);
+        }
+
+        return true;
+    }
+
+    private static ArraySegment<byte> ToSegment(ReadOnlyMemory<byte> memory) =>
+        MemoryMarshal.TryGetArray(memory, out var array) ? array : throw new InvalidOperationException("The send buffer is a managed array.");
 
     /// <summary>Sends a request with a single-segment body.</summary>
     public ValueTask<FrameHeader> SendAsync(Opcode opcode, ReadOnlyMemory<byte> body, IResponseSink sink, CancellationToken cancellationToken) =>
@@ -236,6 +299,8 @@ public sealed class FrameConnection : IAsyncDisposable
             var reason = sink.Body.IsEmpty ? answer.Status.ToString() : Encoding.UTF8.GetString(sink.Body.Span);
             throw new AuthenticationException($"Node {RemoteEndPoint} refused the data-plane connection ({answer.Status}): {reason}.");
         }
+
+        PeerVersion = sink.Body.IsEmpty ? (byte)2 : sink.Body.Span[0];
     }
 
     /// <summary>Closes the connection; requests in flight fail.</summary>

@@ -19,6 +19,9 @@ public sealed class FrameServer : IAsyncDisposable
     private static readonly byte[] TlsRequiredReason = "this node's data plane requires TLS: connect with TLS enabled"u8.ToArray();
     private static readonly byte[] NotAuthenticatedReason = "this node requires authentication: the first frame must be Authenticate with a bearer token"u8.ToArray();
     private static readonly byte[] BadTokenReason = "the bearer token is not valid on this node"u8.ToArray();
+    // The Authenticate answer names the newest protocol version the node speaks (version 2 nodes answer with an empty
+    // body), so a client picks the verbs the node knows.
+    private static readonly byte[] VersionAnswer = [FrameHeader.Version];
     private static readonly byte[] AlreadyAuthenticatedReason = "the connection is already authenticated"u8.ToArray();
 
     private readonly Socket listener;
@@ -187,6 +190,8 @@ public sealed class FrameServer : IAsyncDisposable
         var responder = new FrameResponder(stream);
         var authenticator = options.Authenticator;
         var observer = options.Observer;
+        var streamed = handler as IStreamedFrameHandler;
+        using var streamedBody = streamed is null ? null : new StreamedBody(stream);
         while (!stopping.IsCancellationRequested)
         {
             if (!await ReadHeaderAsync(stream, header, stopping.Token))
@@ -203,6 +208,17 @@ public sealed class FrameServer : IAsyncDisposable
             }
 
             var keepOpen = true;
+            if (streamedBody is not null && frame.Opcode != Opcode.Authenticate && (authenticator is null || context.IsAuthenticated)
+                && streamed!.StreamsBody(frame.Opcode))
+            {
+                responder.Begin(frame);
+                streamedBody.Begin(frame.BodyLength);
+                await HandleStreamedAsync(streamed, frame, context, streamedBody, responder);
+                observer?.RequestAnswered(frame.Opcode, responder.Status, FrameHeader.Size + frame.BodyLength,
+                    FrameHeader.Size + responder.BodyBytes, started);
+                continue;
+            }
+
             var body = ArrayPool<byte>.Shared.Rent(frame.BodyLength);
             try
             {
@@ -263,7 +279,7 @@ public sealed class FrameServer : IAsyncDisposable
         }
 
         context.IsAuthenticated = true;
-        await responder.SendAsync(FrameStatus.Ok, ReadOnlyMemory<byte>.Empty, stopping.Token);
+        await responder.SendAsync(FrameStatus.Ok, VersionAnswer, stopping.Token);
         return true;
     }
 
@@ -365,6 +381,43 @@ public sealed class FrameServer : IAsyncDisposable
             failure = FrameStatus.InternalError;
         }
 
+        if (!responder.HasResponded)
+        {
+            await responder.SendAsync(failure, ReadOnlyMemory<byte>.Empty, stopping.Token);
+        }
+    }
+
+    /// <summary>Runs a streamed-body handler and then discards what it left of the body. A bad body is answered
+    /// (after the discard, so the answer follows the whole request) and the connection keeps serving; a broken stream
+    /// ends the connection.</summary>
+    private async Task HandleStreamedAsync(IStreamedFrameHandler streamed, FrameHeader frame, FrameConnectionContext context, StreamedBody body,
+        FrameResponder responder)
+    {
+        FrameStatus failure;
+        try
+        {
+            await streamed.HandleStreamedAsync(frame, context, body, responder, stopping.Token);
+            await body.FinishAsync(stopping.Token);
+            if (responder.HasResponded)
+            {
+                return;
+            }
+
+            logger.LogError("Handler left {Opcode} request {RequestId} unanswered", frame.Opcode, frame.RequestId);
+            failure = FrameStatus.InternalError;
+        }
+        catch (ProtocolViolationException error)
+        {
+            logger.LogInformation("Bad {Opcode} request: {Reason}", frame.Opcode, error.Message);
+            failure = FrameStatus.BadRequest;
+        }
+        catch (Exception error) when (error is not OperationCanceledException and not IOException and not SocketException)
+        {
+            logger.LogError(error, "Handler failed on {Opcode} request {RequestId}", frame.Opcode, frame.RequestId);
+            failure = FrameStatus.InternalError;
+        }
+
+        await body.FinishAsync(stopping.Token);
         if (!responder.HasResponded)
         {
             await responder.SendAsync(failure, ReadOnlyMemory<byte>.Empty, stopping.Token);
