@@ -10,9 +10,11 @@ case "${1:-}" in
   publish)
     [ -f native/build/libkvtier_rdma.so ] || { echo "error: build native/ first (./build.sh)" >&2; exit 1; }
     rm -rf "$OUT"
-    dotnet publish perf/KvTier.RdmaCheck -c Release -r linux-x64 --self-contained true -p:PublishTrimmed=true \
-      -p:PublishSingleFile=true -p:DebugType=none -o "$OUT" -nologo -v:quiet
-    rm -f "$OUT"/*.xml
+    dotnet publish perf/KvTier.RdmaCheck -c Release -r linux-x64 --self-contained true -p:PublishTrimmed=true -p:PublishReadyToRun=true \
+      -p:PublishSingleFile=true -o "$OUT" -nologo -v:quiet
+    # Not -p:DebugType=none: that global property rebuilds the referenced libraries into their usual bin folders
+    # without symbols, under a build or test run of the same worktree.
+    rm -f "$OUT"/*.xml "$OUT"/*.pdb
     cp native/build/libkvtier_rdma.so "$OUT/"
     echo "published $OUT/kvtier-rdma-check ($(du -sm "$OUT" | cut -f1) MiB)"
     ;;

@@ -385,6 +385,22 @@ public sealed class NodeHost : IAsyncDisposable
             return;
         }
 
+        // One-sided access is scoped by the rkey, which covers the whole arena, and RDMA traffic is not encrypted:
+        // with tokens or TLS the node serves RDMA only where the operator said the fabric is trusted.
+        if (Tokens is not null && !Options.Rdma.AllowTenants)
+        {
+            RdmaStatus = "TCP only: tenant tokens are on, and a queue pair could read any tenant's blocks in the arena by its rkey; " +
+                         "set Rdma:AllowTenants = true if this node's tenants share one trust domain on the RDMA fabric (docs/rdma.md)";
+            return;
+        }
+
+        if (Tls is not null && !Options.Rdma.AllowWithTls)
+        {
+            RdmaStatus = "TCP only: TLS is on, and RDMA would carry block bytes unencrypted; " +
+                         "set Rdma:AllowWithTls = true if the RDMA fabric is trusted (docs/rdma.md)";
+            return;
+        }
+
         RdmaContext? context = null;
         try
         {
@@ -392,7 +408,9 @@ public sealed class NodeHost : IAsyncDisposable
             RdmaServer = new RdmaArenaServer(context, engine.ArenaAddress, (ulong)engine.ArenaLength);
             rdmaContext = context;
             RdmaStatus = $"RDMA: {engine.ArenaLength} arena bytes registered on port {context.Port.PortNumber} " +
-                         $"(GID index {context.Port.GidIndex}, MTU {context.Port.ActiveMtu})";
+                         $"(GID index {context.Port.GidIndex}, MTU {context.Port.ActiveMtu})" +
+                         (Tokens is null ? string.Empty : "; offered to token holders (Rdma:AllowTenants: one trust domain on the fabric)") +
+                         (Tls is null ? string.Empty : "; RDMA traffic is not encrypted (Rdma:AllowWithTls)");
         }
         catch (RdmaException error)
         {
