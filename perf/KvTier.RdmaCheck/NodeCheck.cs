@@ -80,7 +80,7 @@ internal static class NodeCheck
             $"client: {Blocks} blocks loaded by RDMA READ of leased extents, every byte equal to what was stored [{load}, " +
             $"{channel.ChunksReadOverRdma} chunks read and verified]");
         check(client.Transports.TryGetValue(node.Info.Id, out var transport) && transport == DataPlaneTransport.Rdma
-              && log.Has("RDMA: both ends"),
+              && log.Once("RDMA: both ends"),
             $"client: Transports says {transport} and the log says so once [{log.Last("Data plane of node")}]");
         check(node.RdmaServer.ConnectionCount == 1 && node.Metrics.Render().Contains("kvtier_rdma_connections 1", StringComparison.Ordinal)
               && node.Store.GetStats().ActiveLeases == 0,
@@ -176,7 +176,7 @@ internal static class NodeCheck
     {
         private readonly List<string> lines = [];
 
-        public bool Has(string text)
+        public bool Once(string text)
         {
             lock (lines)
             {

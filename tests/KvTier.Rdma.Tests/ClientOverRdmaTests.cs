@@ -63,6 +63,25 @@ public sealed class ClientOverRdmaTests
     }
 
     [Fact]
+    public async Task A_drained_node_closes_the_clients_queue_pairs_with_its_data_plane()
+    {
+        using var fake = TestShim.UseFakeDevice();
+        var ns = TestCluster.Namespace();
+        await using var node = await StartNodeAsync(ns);
+        await using var client = new KvTierClient(node.Directory, Options());
+        var chain = TestCluster.Chain(4, seed: 13);
+        var source = TestCluster.RandomBlocks(ns, 4, seed: 14);
+        await client.StoreAsync(ns, chain, 0, source, Token);
+        var connected = node.RdmaServer!.ConnectionCount;
+
+        await node.DrainAsync();
+
+        Assert.Equal(1, connected);
+        Assert.Equal(0, node.RdmaServer.ConnectionCount);
+        Assert.Contains("kvtier_rdma_connections 0", node.Metrics.Render(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_client_stays_on_tcp_where_both_ends_could_use_rdma_when_told_to()
     {
         using var fake = TestShim.UseFakeDevice();

@@ -192,7 +192,7 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>
     /// Drains: refuses new writes, leaves the directory (so clients stop choosing this node), waits until no read
     /// lease is live or <paramref name="timeout"/> (default <see cref="TimingOptions.DrainTimeout"/>) passes, then
-    /// closes the data plane. Idempotent; concurrent calls wait for the first.
+    /// closes the data plane and the clients' RDMA queue pairs. Idempotent; concurrent calls wait for the first.
     /// </summary>
     public async Task DrainAsync(TimeSpan? timeout = null)
     {
@@ -239,6 +239,13 @@ public sealed class NodeHost : IAsyncDisposable
             {
                 await dataPlane.DisposeAsync();
                 dataPlane = null;
+            }
+
+            // No lease is left, so no client has a reason to reach the arena one-sidedly any more.
+            var queuePairs = RdmaServer?.DisconnectAll() ?? 0;
+            if (queuePairs > 0)
+            {
+                logger.LogInformation("Disconnected {Count} RDMA queue pairs", queuePairs);
             }
 
             Volatile.Write(ref state, (int)NodeLifecycle.Stopped);
