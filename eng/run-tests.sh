@@ -27,15 +27,39 @@ if [ -f native/build/CTestTestfile.cmake ]; then
     failed=$((failed + native_failed))
   fi
 fi
-# Real verbs: the shim's suite against Soft-RoCE in a QEMU guest (skips with a reason where qemu cannot run).
+# Adds a script's own "<Label> checks: N passed, N failed, N skipped" line to the totals (77: skipped as one); a
+# failure outside its counted checks (a guest that crashed, a check that gave no result) counts as one more.
+add_checks() {
+  local label=$1 log=$2 status=$3 counts checks_passed checks_failed checks_skipped
+  counts=$(grep -oE "^$label checks: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped" "$log" | tail -1 | grep -oE '[0-9]+' | tr '\n' ' ')
+  if [ "$status" -eq 77 ]; then
+    skipped=$((skipped + 1))
+  elif [ -n "$counts" ]; then
+    read -r checks_passed checks_failed checks_skipped <<<"$counts"
+    passed=$((passed + checks_passed))
+    skipped=$((skipped + checks_skipped))
+    failed=$((failed + checks_failed))
+    if [ "$status" -ne 0 ] && [ "$checks_failed" -eq 0 ]; then failed=$((failed + 1)); fi
+  elif [ "$status" -eq 0 ]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+}
+# Real verbs: the shim's suite and the C# check (binding, transport, node + client) against Soft-RoCE in a QEMU guest
+# (skips with a reason where qemu cannot run).
 if [ -x eng/rxe/run-rxe-tests.sh ] && [ "${KVTIER_SKIP_RXE:-0}" != 1 ]; then
-  echo "==> native on Soft-RoCE (QEMU guest)"
-  eng/rxe/run-rxe-tests.sh
-  case $? in
-    0) passed=$((passed + 1)) ;;
-    77) skipped=$((skipped + 1)) ;;
-    *) failed=$((failed + 1)) ;;
-  esac
+  echo "==> native and C# on Soft-RoCE (QEMU guest)"
+  log="$results_dir/rxe.log"
+  eng/rxe/run-rxe-tests.sh 2>&1 | tee "$log"
+  add_checks Soft-RoCE "$log" "${PIPESTATUS[0]}"
+fi
+# The Helm chart rendered by real Helm (skips with a reason where none can be had).
+if [ -x eng/chart-check.sh ]; then
+  echo "==> Helm chart (helm lint, helm template)"
+  log="$results_dir/chart.log"
+  eng/chart-check.sh 2>&1 | tee "$log"
+  add_checks Chart "$log" "${PIPESTATUS[0]}"
 fi
 for project in tests/*/*.Tests.csproj; do
   name=$(basename "$project" .csproj)

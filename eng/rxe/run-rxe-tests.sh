@@ -3,11 +3,15 @@
 # stock kernel booted under QEMU (software emulation) with Soft-RoCE (rdma_rxe) on a dummy interface, two RC QPs
 # of one process on one rxe device. This machine's own kernel has no RDMA, hence the guest.
 #
-# With KVTIER_RXE_DOTNET=1 it also publishes the self-contained C# check (perf/rdma-check.sh publish) and runs
-# it in the guest: the C# binding against the same real device, with no .NET in the guest (adds about 45 s).
+# Then (unless KVTIER_RXE_DOTNET=0) it publishes the self-contained C# check (perf/rdma-check.sh publish) and runs
+# it in the guest, with no .NET there: the C# binding, the transport's parts, and a real node (gRPC control plane on
+# the guest's loopback) with the real KvTierClient storing and loading over rxe0 (adds 40-60 s, most of it the publish).
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (the reason is printed: no root/apt, qemu unusable, no shim built).
+# A line "Soft-RoCE checks: N passed, N failed, N skipped", counts the guest's PASS/FAIL/SKIP lines (suite
+# and C# check); eng/run-tests.sh adds them to the totals.
 # Work folder (downloaded debs, unpacked kernel; reused between runs): $KVTIER_RXE_WORK, default /var/tmp/kvtier-rxe.
+# Each run builds its image in its own folder under it, so concurrent runs (several worktrees) do not collide.
 # Timeout for the guest: $KVTIER_RXE_TIMEOUT seconds (default 300).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +21,8 @@ GUEST_TIMEOUT=${KVTIER_RXE_TIMEOUT:-300}
 SUITE=$ROOT/native/build/kvtier_rdma_suite
 started=$(date +%s.%N)
 
-skip() { echo "SKIP Soft-RoCE suite: $*"; exit 77; }
+run_dir=
+skip() { echo "SKIP Soft-RoCE suite: $*"; [ -n "$run_dir" ] && rm -rf "$run_dir"; exit 77; }
 elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 [ -x "$SUITE" ] || skip "$SUITE is not built (cmake -S native -B native/build && cmake --build native/build)"
@@ -51,25 +56,26 @@ if [ ! -d "$WORK/kernel/lib/modules/$kernel_version" ]; then
   rm -rf "$WORK/kernel" && mkdir -p "$WORK/kernel"
   dpkg-deb -x "$WORK/debs/${kernel_package}"_*.deb "$WORK/kernel"
 fi
-rm -rf "$WORK/userspace" && mkdir -p "$WORK/userspace"
-for package in "${userspace[@]}"; do dpkg-deb -x "$WORK/debs/${package}"_*.deb "$WORK/userspace"; done
+run_dir=$(mktemp -d "$WORK/run.XXXXXX")
+trap 'rm -rf "$run_dir"' EXIT
+mkdir -p "$run_dir/userspace"
+for package in "${userspace[@]}"; do dpkg-deb -x "$WORK/debs/${package}"_*.deb "$run_dir/userspace"; done
 
 # The initramfs: busybox, the rxe modules, libibverbs + providers from the debs, ip/rdma from the host, our suite.
-image=$WORK/initramfs
-rm -rf "$image"
+image=$run_dir/initramfs
 mkdir -p "$image"/{bin,etc,proc,sys,dev,tmp,modules,kvtier} "$image"/usr/{bin,sbin,lib/x86_64-linux-gnu,lib64}
 ln -s usr/lib "$image/lib"
 ln -s usr/lib64 "$image/lib64"
 cp /bin/busybox "$image/bin/busybox"
 ln -s busybox "$image/bin/sh"
-cp -a "$WORK/userspace/etc/libibverbs.d" "$image/etc/"
-for dir in "$WORK/userspace/usr/lib/x86_64-linux-gnu" "$WORK/userspace/lib/x86_64-linux-gnu"; do
+cp -a "$run_dir/userspace/etc/libibverbs.d" "$image/etc/"
+for dir in "$run_dir/userspace/usr/lib/x86_64-linux-gnu" "$run_dir/userspace/lib/x86_64-linux-gnu"; do
   [ -d "$dir" ] && cp -a "$dir/." "$image/usr/lib/x86_64-linux-gnu/"
 done
 cp "$(command -v ip)" "$(command -v rdma)" "$image/usr/sbin/"
 cp "$SUITE" "$image/kvtier/"
 dotnet_check=$ROOT/artifacts/rdma-check
-if [ "${KVTIER_RXE_DOTNET:-0}" = 1 ]; then
+if [ "${KVTIER_RXE_DOTNET:-1}" = 1 ]; then
   perf/rdma-check.sh publish | sed 's/^/    /' || { echo "FAIL Soft-RoCE suite: could not publish the C# check"; exit 1; }
   mkdir -p "$image/kvtier/dotnet"
   cp "$dotnet_check/kvtier-rdma-check" "$dotnet_check/libkvtier_rdma.so" "$image/kvtier/dotnet/"
@@ -98,16 +104,20 @@ for module in crypto/crc32_generic net/ipv4/udp_tunnel net/ipv6/ip6_udp_tunnel d
 done
 cp eng/rxe/guest-init.sh "$image/init"
 chmod +x "$image/init"
-(cd "$image" && find . | cpio -o -H newc --quiet | gzip -1 >"$WORK/initrd.gz")
+(cd "$image" && find . | cpio -o -H newc --quiet | gzip -1 >"$run_dir/initrd.gz")
 prepared=$(elapsed)
 
 # KVM on some hosts (nested or pvm) cannot boot a stock kernel, so TCG: slower, but it runs everywhere.
-log=$WORK/guest.log
+log=$run_dir/guest.log
 timeout "$GUEST_TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 1024 -nographic -nic none \
-  -no-reboot -kernel "$WORK/kernel/boot/vmlinuz-$kernel_version" -initrd "$WORK/initrd.gz" \
+  -no-reboot -kernel "$WORK/kernel/boot/vmlinuz-$kernel_version" -initrd "$run_dir/initrd.gz" \
   -append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null 2>&1 | tr -d '\r' >"$log"
 qemu_status=${PIPESTATUS[0]}
-grep -E '^(PASS|FAIL|SKIP|PASSED|FAILED|GUEST|KVTIER|detect|port |READ|RDMA-CHECK)' "$log" | sed 's/^/    /'
+# The last run's log stays where the messages below point (the run folder goes).
+cp "$log" "$WORK/guest.log" 2>/dev/null && log=$WORK/guest.log
+grep -E '^(PASS|FAIL|SKIP|PASSED|FAILED|GUEST|KVTIER|detect|port |READ|client over|RDMA-CHECK)' "$log" | sed 's/^/    /'
+count() { grep -cE "^$1 " "$log"; }
+echo "Soft-RoCE checks: $(count PASS) passed, $(count FAIL) failed, $(count SKIP) skipped"
 result=$(grep -oE 'KVTIER-RXE-RESULT rc=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$')
 dotnet_result=$(grep -oE 'KVTIER-RXE-DOTNET rc=[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$')
 echo "    prepare ${prepared}s, total $(elapsed)s (kernel $kernel_version, guest log $log)"
@@ -124,7 +134,7 @@ if [ -z "$result" ]; then
   exit 1
 fi
 if [ -n "$dotnet_result" ]; then
-  [ "$dotnet_result" = 0 ] && echo "    C# binding check in the guest passed" || echo "    C# binding check in the guest FAILED (rc=$dotnet_result)"
+  [ "$dotnet_result" = 0 ] && echo "    C# check in the guest (binding, transport, node and client) passed" || echo "    C# check in the guest FAILED (rc=$dotnet_result)"
 fi
 if [ "$result" = 0 ] && [ "${dotnet_result:-0}" = 0 ]; then echo "PASS Soft-RoCE suite (real rdma_rxe verbs)"; exit 0; fi
 echo "FAIL Soft-RoCE suite (rc=$result); see $log"

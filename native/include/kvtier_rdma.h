@@ -98,7 +98,7 @@ typedef struct kvt_endpoint {
 typedef struct kvt_connect_options {
     uint32_t path_mtu;          /* bytes; 0 = min(local, remote active MTU) */
     uint8_t timeout;            /* local ACK timeout exponent: 4.096 us * 2^timeout; 0 = 14 (~67 ms) */
-    uint8_t retry_count;        /* 0 = 7 */
+    uint8_t retry_count;        /* 0 = 6 (rdma_rxe retries forever at 7) */
     uint8_t rnr_retry;          /* 0 = 7 (infinite) */
     uint8_t max_rd_atomic;      /* outstanding RDMA READs; 0 = 16 (clamped to the device) */
     uint8_t service_level;

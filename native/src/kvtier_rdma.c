@@ -642,7 +642,9 @@ KVT_API int32_t kvt_qp_connect(kvt_qp *qp, const kvt_endpoint *remote, const kvt
     attr.qp_state = IBV_QPS_RTS;
     attr.sq_psn = qp->psn;
     attr.timeout = o.timeout ? o.timeout : 14;
-    attr.retry_cnt = o.retry_count ? o.retry_count : 7;
+    /* 6, not 7: Soft-RoCE (rdma_rxe) treats a retry count of 7 as "retry forever", so a peer whose queue pair is
+     * gone would never produce a completion there; 6 retries of the ACK timeout also bound the wait on a NIC. */
+    attr.retry_cnt = o.retry_count ? o.retry_count : 6;
     attr.rnr_retry = o.rnr_retry ? o.rnr_retry : 7;
     attr.max_rd_atomic = (uint8_t)rd_atomic;
     rc = modify(qp, &attr,

@@ -3,20 +3,23 @@ using System.Runtime.InteropServices;
 using KvTier.Rdma;
 using KvTier.RdmaCheck;
 
-// kvtier-rdma-check [--device NAME] [--seconds N]
+// kvtier-rdma-check [--device NAME] [--seconds N] [--no-node]
 // Two RC queue pairs of this process on one device, connected to each other: A reads and writes B's "arena"; then
-// the RDMA transport's parts (arena server, extent reader) on the same device (TransportCheck).
+// the RDMA transport's parts (arena server, extent reader) on the same device (TransportCheck); then a real node and
+// a real client in this process, over that device and the node's gRPC control plane on loopback (NodeCheck).
 // Exit: 0 all checks passed, 1 a check failed, 2 no usable RDMA device.
 string? deviceName = null;
 var seconds = 1.0;
+var withNode = true;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--device": deviceName = args[++i]; break;
         case "--seconds": seconds = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--no-node": withNode = false; break;
         default:
-            Console.Error.WriteLine($"unknown argument '{args[i]}' (use --device, --seconds)");
+            Console.Error.WriteLine($"unknown argument '{args[i]}' (use --device, --seconds, --no-node)");
             return 64;
     }
 }
@@ -168,6 +171,19 @@ try
 catch (RdmaException error)
 {
     Check(false, $"transport: {error.Message}");
+}
+
+if (withNode)
+{
+    try
+    {
+        await NodeCheck.RunAsync(deviceName, Check);
+    }
+    catch (Exception error) when (error is RdmaException or IOException or InvalidOperationException or OperationCanceledException
+        or ArgumentException or Grpc.Core.RpcException)
+    {
+        Check(false, $"node and client: {error.GetType().Name}: {error.Message}");
+    }
 }
 
 Console.WriteLine(failures.Count == 0 ? "RDMA-CHECK PASSED" : $"RDMA-CHECK FAILED: {string.Join("; ", failures)}");

@@ -41,6 +41,12 @@ public sealed record KvTierClientOptions
     /// plain node or the other way round, and says so.</summary>
     public KvTierTlsOptions? Tls { get; init; }
 
+    /// <summary>With <see cref="Tls"/> set, use RDMA anyway with nodes that offer it (nodes with TLS offer it only with
+    /// <c>Rdma:AllowWithTls</c>): block bytes then cross the RDMA fabric unencrypted, while the queue-pair exchange,
+    /// leases and reservations stay on TLS. Off (default): a TLS client keeps to the TLS data plane, and
+    /// <see cref="DataPlaneTransportMode.RequireRdma"/> with TLS is refused at construction.</summary>
+    public bool AllowRdmaWithTls { get; init; }
+
     /// <summary>Bearer token sent when each data-plane connection opens (null: none, for nodes without
     /// authentication). A refused token, a TLS failure, or a namespace the token may not use is a configuration
     /// error: the operation throws (<see cref="System.Security.Authentication.AuthenticationException"/> or

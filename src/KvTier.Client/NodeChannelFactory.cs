@@ -13,7 +13,7 @@ internal sealed class NodeChannelFactory : IDisposable
     private readonly KvTierClientOptions options;
     private readonly FrameConnectionOptions connectionOptions;
     private readonly ILogger logger;
-    private readonly bool secured;
+    private readonly bool tlsKeepsTcp;
     private readonly Lazy<RdmaCapabilityReport> local = new(RdmaCapability.Detect);
     private readonly Lock gate = new();
     private RdmaContext? context;
@@ -26,12 +26,20 @@ internal sealed class NodeChannelFactory : IDisposable
         this.options = options;
         this.connectionOptions = connectionOptions;
         this.logger = logger;
-        // The RDMA path neither encrypts nor authenticates its queue-pair exchange yet (ConnectRdma goes over plain
-        // HTTP/2 without a token), so a client configured for TLS or tokens keeps to the TCP data plane under Auto.
-        secured = options.Tls is not null || options.Token is not null;
-        if (secured && options.Transport == DataPlaneTransportMode.Auto)
+        // The queue-pair exchange goes over the control plane with the client's TLS and token (the node decides whether
+        // it offers RDMA to token holders: Rdma:AllowTenants), but RDMA traffic itself is not encrypted: a TLS client
+        // uses it only when told so (AllowRdmaWithTls).
+        tlsKeepsTcp = options.Tls is not null && !options.AllowRdmaWithTls;
+        if (tlsKeepsTcp && options.Transport == DataPlaneTransportMode.Auto)
         {
-            logger.LogInformation("Data plane: TCP for every node: TLS or a token is configured, and the RDMA path does not support them yet.");
+            logger.LogInformation("Data plane: TCP (TLS) for every node: TLS is configured and RDMA would carry block bytes " +
+                "unencrypted (AllowRdmaWithTls is off).");
+        }
+
+        if (tlsKeepsTcp && options.Transport == DataPlaneTransportMode.RequireRdma)
+        {
+            throw new InvalidOperationException("Transport is RequireRdma with TLS configured, but RDMA carries block bytes unencrypted: " +
+                "set AllowRdmaWithTls = true to accept that (the nodes need Rdma:AllowWithTls), or use Auto or TcpOnly.");
         }
 
         if (options.Transport == DataPlaneTransportMode.RequireRdma && !Local.IsAvailable)
@@ -59,8 +67,7 @@ internal sealed class NodeChannelFactory : IDisposable
         }
     }
 
-    public INodeChannel Open(NodeInfo node) => options.Transport == DataPlaneTransportMode.TcpOnly
-        || (secured && options.Transport == DataPlaneTransportMode.Auto)
+    public INodeChannel Open(NodeInfo node) => options.Transport == DataPlaneTransportMode.TcpOnly || tlsKeepsTcp
         ? OpenTcp(node).Channel
         : OpenRdma(node, null);
 
@@ -69,7 +76,7 @@ internal sealed class NodeChannelFactory : IDisposable
     public RdmaNodeChannel OpenRdma(NodeInfo node, RdmaConnector? connector)
     {
         var (pool, tcp) = OpenTcp(node);
-        var controlPlane = connector is null ? new ControlPlaneRdmaConnector(node.ControlPlaneAddress, options.RequestTimeout) : null;
+        var controlPlane = connector is null ? new ControlPlaneRdmaConnector(node.ControlPlaneAddress, connectionOptions, options.RequestTimeout) : null;
         return new RdmaNodeChannel(node, pool, tcp, this, connector ?? controlPlane!.ConnectAsync, controlPlane, options, logger);
     }
 

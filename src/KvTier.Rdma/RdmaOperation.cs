@@ -125,7 +125,8 @@ public struct RdmaConnectOptions
     /// <summary>ACK timeout exponent (4.096 us * 2^n); 0 = 14.</summary>
     public byte Timeout;
 
-    /// <summary>Transport retries; 0 = 7.</summary>
+    /// <summary>Transport retries before a transfer fails with <see cref="RdmaCompletionStatus.RetryExceeded"/>; 0 = 6
+    /// (Soft-RoCE retries forever at 7, so a peer whose queue pair is gone would never be reported there).</summary>
     public byte RetryCount;
 
     /// <summary>Receiver-not-ready retries; 0 = 7 (infinite).</summary>

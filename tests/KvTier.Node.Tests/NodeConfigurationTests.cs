@@ -105,6 +105,18 @@ public sealed class NodeConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Rdma_for_tenants_and_with_tls_is_off_unless_the_operator_says_the_fabric_is_trusted()
+    {
+        var (defaults, _) = NodeConfiguration.Load([], new Hashtable());
+        var (trusted, problems) = NodeConfiguration.Load(["--Rdma:AllowWithTls", "true"],
+            new Hashtable { ["KVTIER_NODE_RDMA__ALLOWTENANTS"] = "true" });
+
+        Assert.Empty(problems);
+        Assert.Equal((false, false), (defaults!.Rdma.AllowTenants, defaults.Rdma.AllowWithTls));
+        Assert.Equal((true, true), (trusted!.Rdma.AllowTenants, trusted.Rdma.AllowWithTls));
+    }
+
+    [Fact]
     public void A_missing_config_file_is_named()
     {
         var missing = Path.Combine(folder, "absent.json");

@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
 using KvTier.BlockDirectory;
 using KvTier.Client;
 using KvTier.Client.Tests;
@@ -7,7 +10,10 @@ using KvTier.Core;
 using KvTier.Node.Configuration;
 using KvTier.Node.DataPlane;
 using KvTier.Node.Hosting;
+using KvTier.Node.Security;
 using KvTier.Storage;
+using KvTier.Testing;
+using KvTier.Transport.ControlPlane;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,6 +26,7 @@ namespace KvTier.Rdma.Tests;
 public sealed class ClientOverRdmaTests
 {
     private const int Blocks = 12;
+    private const string TenantToken = "tenant-a-rdma-token";
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
@@ -55,16 +62,32 @@ public sealed class ClientOverRdmaTests
         Assert.Equal(0, node.Store.GetStats().ActiveLeases);
     }
 
-    [Theory]
-    [InlineData("tcp-only")] // the operator's choice
-    [InlineData("token")] // under Auto: the RDMA path carries no token and no TLS yet, so it must not bypass them
-    public async Task The_client_stays_on_tcp_where_both_ends_could_use_rdma_when_told_to_or_when_it_carries_a_token(string reason)
+    [Fact]
+    public async Task A_drained_node_closes_the_clients_queue_pairs_with_its_data_plane()
     {
         using var fake = TestShim.UseFakeDevice();
         var ns = TestCluster.Namespace();
         await using var node = await StartNodeAsync(ns);
-        var options = reason == "token" ? Options() with { Token = "tenant-token" } : Options() with { Transport = DataPlaneTransportMode.TcpOnly };
-        await using var client = new KvTierClient(node.Directory, options);
+        await using var client = new KvTierClient(node.Directory, Options());
+        var chain = TestCluster.Chain(4, seed: 13);
+        var source = TestCluster.RandomBlocks(ns, 4, seed: 14);
+        await client.StoreAsync(ns, chain, 0, source, Token);
+        var connected = node.RdmaServer!.ConnectionCount;
+
+        await node.DrainAsync();
+
+        Assert.Equal(1, connected);
+        Assert.Equal(0, node.RdmaServer.ConnectionCount);
+        Assert.Contains("kvtier_rdma_connections 0", node.Metrics.Render(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_client_stays_on_tcp_where_both_ends_could_use_rdma_when_told_to()
+    {
+        using var fake = TestShim.UseFakeDevice();
+        var ns = TestCluster.Namespace();
+        await using var node = await StartNodeAsync(ns);
+        await using var client = new KvTierClient(node.Directory, Options() with { Transport = DataPlaneTransportMode.TcpOnly });
         var chain = TestCluster.Chain(4, seed: 15);
         var source = TestCluster.RandomBlocks(ns, 4, seed: 16);
 
@@ -77,6 +100,138 @@ public sealed class ClientOverRdmaTests
         Assert.Equal(DataPlaneTransport.Tcp, client.Transports[node.Info.Id]);
         Assert.IsType<TcpNodeChannel>(await client.GetChannelAsync(node.Info.Id, Token));
         Assert.Equal(0, node.RdmaServer.ConnectionCount);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_node_with_tenant_tokens_offers_rdma_to_a_token_holder_only_when_its_tenants_share_one_trust_domain(bool allowTenants)
+    {
+        using var fake = TestShim.UseFakeDevice();
+        using var folder = new TemporaryFolder();
+        var ns = TestCluster.Namespace();
+        await using var node = await StartNodeAsync(ns, options =>
+        {
+            options.Auth.TokensFile = WriteTokensFile(folder.Path, ns);
+            options.Rdma.AllowTenants = allowTenants;
+        });
+        var log = new RecordingLogger();
+        await using var client = new KvTierClient(node.Directory, Options() with { Token = TenantToken }, log);
+        var chain = TestCluster.Chain(Blocks, seed: 17);
+        var source = TestCluster.RandomBlocks(ns, Blocks, seed: 18);
+
+        var stored = await client.StoreAsync(ns, chain, 0, source, Token);
+        var load = await LoadAsync(client, ns, chain, source.Length);
+        var channel = await RdmaChannelAsync(client, node.Info.Id);
+
+        Assert.Equal(Blocks, stored.Stored);
+        Assert.Equal(Blocks, load.Result.LoadedBlocks);
+        Assert.Equal(source, load.Bytes);
+        var line = Assert.Single(log.Lines, l => l.Contains("Data plane of node", StringComparison.Ordinal));
+        if (allowTenants)
+        {
+            Assert.Equal(DataPlaneTransport.Rdma, client.Transports[node.Info.Id]);
+            Assert.Equal(Blocks * ns.Layout.Layers, channel.ChunksReadOverRdma);
+            Assert.Equal(1, node.RdmaServer!.ConnectionCount);
+            Assert.Contains("offered to token holders (Rdma:AllowTenants", node.RdmaStatus, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Null(node.RdmaServer);
+            Assert.Equal(DataPlaneTransport.Tcp, client.Transports[node.Info.Id]);
+            Assert.Equal(0, channel.ChunksReadOverRdma);
+            Assert.StartsWith("Warning:", line, StringComparison.Ordinal);
+            Assert.Contains("tenant tokens are on", line, StringComparison.Ordinal);
+            Assert.Contains("set Rdma:AllowTenants = true", line, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task The_queue_pair_exchange_of_a_node_with_tenant_tokens_needs_a_valid_token()
+    {
+        using var fake = TestShim.UseFakeDevice();
+        using var folder = new TemporaryFolder();
+        var ns = TestCluster.Namespace();
+        await using var node = await StartNodeAsync(ns, options =>
+        {
+            options.Auth.TokensFile = WriteTokensFile(folder.Path, ns);
+            options.Rdma.AllowTenants = true;
+        });
+        using var channel = GrpcChannel.ForAddress($"http://{node.ControlPlaneEndPoint}");
+        var control = new NodeControl.NodeControlClient(channel);
+        using var context = RdmaContext.Open();
+        using var completions = context.CreateCompletionQueue(4);
+        using var queuePair = context.CreateQueuePair(completions, 4);
+        var request = new ConnectRdmaRequest { Client = RdmaEndpointWire.ToWire(queuePair.LocalEndpoint) };
+
+        var anonymous = await Assert.ThrowsAsync<RpcException>(async () => await control.ConnectRdmaAsync(request, cancellationToken: Token));
+        var forged = await Assert.ThrowsAsync<RpcException>(async () =>
+            await control.ConnectRdmaAsync(request, new Metadata { { "authorization", "Bearer forged" } }, cancellationToken: Token));
+        var reply = await control.ConnectRdmaAsync(request, new Metadata { { "authorization", "Bearer " + TenantToken } }, cancellationToken: Token);
+
+        Assert.Equal(StatusCode.Unauthenticated, anonymous.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, forged.StatusCode);
+        Assert.Equal(node.RdmaServer!.Arena.RemoteKey, reply.ArenaRkey);
+        Assert.Equal(1, node.RdmaServer.ConnectionCount);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task A_tls_client_uses_rdma_only_where_both_ends_accept_unencrypted_rdma(bool nodeAllows, bool clientAllows)
+    {
+        using var fake = TestShim.UseFakeDevice();
+        using var certificates = TestCertificates.Create();
+        var ns = TestCluster.Namespace();
+        await using var node = await StartNodeAsync(ns, options =>
+        {
+            options.Tls.CertificateFile = certificates.ServerCertificateFile;
+            options.Tls.KeyFile = certificates.ServerKeyFile;
+            options.Rdma.AllowWithTls = nodeAllows;
+        });
+        var log = new RecordingLogger();
+        var options = Options() with
+        {
+            Tls = new KvTierTlsOptions { TrustedCaFile = certificates.CaFile, ServerName = "localhost" },
+            AllowRdmaWithTls = clientAllows,
+        };
+        await using var client = new KvTierClient(node.Directory, options, log);
+        var chain = TestCluster.Chain(4, seed: 19);
+        var source = TestCluster.RandomBlocks(ns, 4, seed: 20);
+
+        await client.StoreAsync(ns, chain, 0, source, Token);
+        var load = await LoadAsync(client, ns, chain, source.Length);
+
+        Assert.Equal(4, load.Result.LoadedBlocks);
+        Assert.Equal(source, load.Bytes);
+        Assert.Equal(nodeAllows && clientAllows ? DataPlaneTransport.Rdma : DataPlaneTransport.Tcp, client.Transports[node.Info.Id]);
+        Assert.Equal(nodeAllows, node.RdmaServer is not null);
+        Assert.Equal(nodeAllows && clientAllows ? 1 : 0, node.RdmaServer?.ConnectionCount ?? 0);
+        if (!clientAllows)
+        {
+            Assert.Contains(log.Lines, l => l.Contains("TLS is configured and RDMA would carry block bytes unencrypted", StringComparison.Ordinal));
+        }
+        else if (!nodeAllows)
+        {
+            Assert.Contains(log.Lines, l => l.StartsWith("Warning:", StringComparison.Ordinal) && l.Contains("set Rdma:AllowWithTls = true", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Require_rdma_with_tls_is_refused_unless_the_client_accepts_unencrypted_rdma()
+    {
+        using var fake = TestShim.UseFakeDevice();
+        var directory = new KvTier.BlockDirectory.InProcess.InProcessBlockDirectory();
+        var tls = new KvTierTlsOptions { ServerName = "localhost" };
+
+        var refused = Assert.Throws<InvalidOperationException>(() =>
+            new KvTierClient(directory, Options() with { Transport = DataPlaneTransportMode.RequireRdma, Tls = tls }));
+        await using var accepted = new KvTierClient(directory, Options() with { Transport = DataPlaneTransportMode.RequireRdma, Tls = tls, AllowRdmaWithTls = true });
+
+        Assert.Contains("set AllowRdmaWithTls = true", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(DataPlaneTransportMode.RequireRdma, accepted.Options.Transport);
     }
 
     [Fact]
@@ -234,7 +389,7 @@ public sealed class ClientOverRdmaTests
         RdmaStagingBytes = 1 << 20,
     };
 
-    private static async Task<NodeHost> StartNodeAsync(KvNamespace ns)
+    private static async Task<NodeHost> StartNodeAsync(KvNamespace ns, Action<NodeOptions>? configure = null)
     {
         var options = new NodeOptions
         {
@@ -244,11 +399,23 @@ public sealed class ClientOverRdmaTests
             Http = { Host = "127.0.0.1", Port = 0 },
             Storage = { ArenaSize = new ByteSize(16L << 20), HugePages = false, LockMemory = false },
         };
+        configure?.Invoke(options);
         var node = await NodeHost.StartAsync(options,
             (store, namespaces, anchors) => new BlockStoreFrameHandler(store, namespaces, options, NullLogger.Instance, anchorBook: anchors),
             NullLoggerFactory.Instance, Token);
         node.Namespaces.Register(ns);
         return node;
+    }
+
+    /// <summary>A tokens file granting <see cref="TenantToken"/> the namespace <paramref name="ns"/>.</summary>
+    private static string WriteTokensFile(string folder, KvNamespace ns)
+    {
+        var path = Path.Combine(folder, "tokens.json");
+        File.WriteAllText(path, JsonSerializer.Serialize(new
+        {
+            tokens = new object[] { new { tenant = "a", sha256 = TenantTokens.HashOf(TenantToken), namespaces = new[] { ns.Id.ToString() } } },
+        }));
+        return path;
     }
 
     private static async Task<(LoadResult Result, byte[] Bytes)> LoadAsync(KvTierClient client, KvNamespace ns, BlockKey[] chain, int bytes)
@@ -277,6 +444,13 @@ public sealed class ClientOverRdmaTests
     {
         var chunk = ns.Layout.BytesPerLayerChunk;
         return [.. Enumerable.Range(0, ns.Layout.Layers).SelectMany(layer => buffer.AsSpan(layer * Blocks * chunk, blocks * chunk).ToArray())];
+    }
+
+    private sealed class TemporaryFolder : IDisposable
+    {
+        public string Path { get; } = Directory.CreateTempSubdirectory("kvtier-rdma-auth-").FullName;
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 
     private sealed class RecordingLogger : ILogger

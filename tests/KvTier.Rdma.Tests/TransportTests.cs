@@ -88,6 +88,27 @@ public sealed class TransportTests
     }
 
     [Fact]
+    public async Task When_the_node_drops_the_queue_pair_the_reader_reconnects_and_every_read_succeeds()
+    {
+        using var fake = TestShim.UseFakeDevice();
+        using var pair = new TransportPair(new RdmaReaderOptions { QueueDepth = 16, BatchSize = 4 });
+        var transfers = pair.Extents([.. Enumerable.Repeat(2048, 12)]);
+        var statuses = new RdmaTransferStatus[12];
+        await pair.Reader.ConnectAsync(Token);
+
+        var dropped = pair.Server.DisconnectAll();
+        var summary = await pair.Reader.ReadAsync(transfers, statuses, Token);
+
+        Assert.Equal(1, dropped);
+        Assert.All(statuses, s => Assert.Equal(RdmaTransferStatus.Verified, s));
+        Assert.All(transfers, t => Assert.True(pair.Landed(t)));
+        Assert.Equal(new RdmaTransferSummary(12, 0, 1, summary.FirstFailure), summary);
+        Assert.Contains("stopped answering", summary.FirstFailure, StringComparison.Ordinal);
+        Assert.Equal(2, pair.Exchanges);
+        Assert.Equal(1, pair.Server.ConnectionCount);
+    }
+
+    [Fact]
     public async Task A_node_that_keeps_refusing_fails_the_transfers_after_the_allowed_reconnects()
     {
         using var fake = TestShim.UseFakeDevice();

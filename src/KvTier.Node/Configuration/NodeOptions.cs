@@ -58,6 +58,17 @@ public sealed class RdmaOptions
 
     /// <summary>GID table index; -1 picks a RoCE v2 GID of the port automatically.</summary>
     public int GidIndex { get; set; } = -1;
+
+    /// <summary>With tenant tokens (<c>Auth:TokensFile</c>), offer RDMA to the tenants anyway. The queue-pair exchange
+    /// is token-checked, but a connected queue pair can read and write any extent of the arena by its rkey: leases and
+    /// reservations scope what the node hands out, not what the NIC allows. So this says that the tenants of this node
+    /// share one trust domain on the RDMA fabric. Off (default): a node with tokens serves TCP only.</summary>
+    public bool AllowTenants { get; set; }
+
+    /// <summary>With TLS (<c>Tls:CertificateFile</c>), offer RDMA anyway: block bytes then cross the RDMA fabric
+    /// unencrypted (the queue-pair exchange itself stays on the TLS control plane). Off (default): a node with TLS
+    /// serves TCP (TLS) only.</summary>
+    public bool AllowWithTls { get; set; }
 }
 
 /// <summary>TLS settings. Setting <see cref="CertificateFile"/> and <see cref="KeyFile"/> turns TLS on for the data

@@ -165,8 +165,8 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
         try
         {
             var arena = server.Accept(client);
-            logger.LogInformation("RDMA queue pair {NodeQueuePair} connected to client QP {ClientQueuePair} ({Peer})",
-                arena.Endpoint.QueuePairNumber, client.QueuePairNumber, context?.Peer);
+            logger.LogInformation("RDMA queue pair {NodeQueuePair} connected to client QP {ClientQueuePair} ({Peer}, tenant {Tenant})",
+                arena.Endpoint.QueuePairNumber, client.QueuePairNumber, context?.Peer, TenantOf(context) ?? "(no authentication)");
             return Task.FromResult(new ConnectRdmaReply
             {
                 Node = RdmaEndpointWire.ToWire(arena.Endpoint),
@@ -179,6 +179,16 @@ public sealed class NodeControlService(NodeHost node, ILoggerFactory loggerFacto
         {
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"RDMA connection refused: {error.Message}"));
         }
+    }
+
+    /// <summary>The tenant whose token the call carried (the interceptor has already checked it); null without
+    /// authentication.</summary>
+    private string? TenantOf(ServerCallContext? context)
+    {
+        var header = context?.RequestHeaders.GetValue("authorization");
+        return node.Tokens is null || header is null || header.Length <= "Bearer ".Length
+            ? null
+            : node.Tokens.Find(header["Bearer ".Length..].Trim())?.Tenant;
     }
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));

@@ -192,7 +192,7 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>
     /// Drains: refuses new writes, leaves the directory (so clients stop choosing this node), waits until no read
     /// lease is live or <paramref name="timeout"/> (default <see cref="TimingOptions.DrainTimeout"/>) passes, then
-    /// closes the data plane. Idempotent; concurrent calls wait for the first.
+    /// closes the data plane and the clients' RDMA queue pairs. Idempotent; concurrent calls wait for the first.
     /// </summary>
     public async Task DrainAsync(TimeSpan? timeout = null)
     {
@@ -239,6 +239,13 @@ public sealed class NodeHost : IAsyncDisposable
             {
                 await dataPlane.DisposeAsync();
                 dataPlane = null;
+            }
+
+            // No lease is left, so no client has a reason to reach the arena one-sidedly any more.
+            var queuePairs = RdmaServer?.DisconnectAll() ?? 0;
+            if (queuePairs > 0)
+            {
+                logger.LogInformation("Disconnected {Count} RDMA queue pairs", queuePairs);
             }
 
             Volatile.Write(ref state, (int)NodeLifecycle.Stopped);
@@ -385,6 +392,22 @@ public sealed class NodeHost : IAsyncDisposable
             return;
         }
 
+        // One-sided access is scoped by the rkey, which covers the whole arena, and RDMA traffic is not encrypted:
+        // with tokens or TLS the node serves RDMA only where the operator said the fabric is trusted.
+        if (Tokens is not null && !Options.Rdma.AllowTenants)
+        {
+            RdmaStatus = "TCP only: tenant tokens are on, and a queue pair could read any tenant's blocks in the arena by its rkey; " +
+                         "set Rdma:AllowTenants = true if this node's tenants share one trust domain on the RDMA fabric (docs/rdma.md)";
+            return;
+        }
+
+        if (Tls is not null && !Options.Rdma.AllowWithTls)
+        {
+            RdmaStatus = "TCP only: TLS is on, and RDMA would carry block bytes unencrypted; " +
+                         "set Rdma:AllowWithTls = true if the RDMA fabric is trusted (docs/rdma.md)";
+            return;
+        }
+
         RdmaContext? context = null;
         try
         {
@@ -392,7 +415,9 @@ public sealed class NodeHost : IAsyncDisposable
             RdmaServer = new RdmaArenaServer(context, engine.ArenaAddress, (ulong)engine.ArenaLength);
             rdmaContext = context;
             RdmaStatus = $"RDMA: {engine.ArenaLength} arena bytes registered on port {context.Port.PortNumber} " +
-                         $"(GID index {context.Port.GidIndex}, MTU {context.Port.ActiveMtu})";
+                         $"(GID index {context.Port.GidIndex}, MTU {context.Port.ActiveMtu})" +
+                         (Tokens is null ? string.Empty : "; offered to token holders (Rdma:AllowTenants: one trust domain on the fabric)") +
+                         (Tls is null ? string.Empty : "; RDMA traffic is not encrypted (Rdma:AllowWithTls)");
         }
         catch (RdmaException error)
         {

@@ -123,6 +123,23 @@ public sealed class RdmaArenaServer : IDisposable
         }
     }
 
+    /// <summary>Destroys every client's queue pair (the arena stays registered): clients' next transfers fail and they
+    /// reconnect through the control plane. Returns how many were connected.</summary>
+    public int DisconnectAll()
+    {
+        lock (gate)
+        {
+            var count = connections.Count;
+            foreach (var queuePair in connections.Values)
+            {
+                queuePair.Dispose();
+            }
+
+            connections.Clear();
+            return count;
+        }
+    }
+
     /// <summary>Destroys every queue pair, then deregisters the arena.</summary>
     public void Dispose()
     {

@@ -9,7 +9,8 @@ namespace KvTier.Rdma;
 /// and a local registered region with one-sided operations. Reads post batched RDMA READs of leased extents (one
 /// doorbell per batch, the last signaled), poll completions, map error completions to per-transfer failures and
 /// check each chunk's XXH3-64 when it landed in host memory; writes put chunks into reserved extents. After a
-/// queue-pair error it reconnects (reset, new exchange) and retries what was flushed.
+/// queue-pair error it reconnects (reset, new exchange) and retries what was flushed, and what failed because the
+/// path broke (transport retries exhausted: the node dropped the queue pair or the link went down).
 /// </summary>
 /// <remarks>
 /// The calling thread polls the completion queue (transfers take microseconds to milliseconds), so calls are
@@ -322,6 +323,14 @@ public sealed class RdmaExtentReader : IDisposable
                         break;
                     case RdmaCompletionStatus.Flushed:
                         broken = true;
+                        retry.Add(work[p]);
+                        break;
+                    case RdmaCompletionStatus.RetryExceeded:
+                        // The path broke, not the request (the node's queue pair is gone, or the link went down):
+                        // the transfer never reached the arena, so it is retried after the reconnect like the
+                        // flushed rest (reads and writes of fixed extents are idempotent).
+                        broken = true;
+                        callFailure ??= $"the node stopped answering on the queue pair (completion {completion.Status})";
                         retry.Add(work[p]);
                         break;
                     case RdmaCompletionStatus.RemoteAccess:
