@@ -18,9 +18,6 @@ internal sealed class LoadOperation : IDisposable
     private const byte Loaded = 1;
     private const byte Failed = 2;
 
-    // Chunks at least this large are received in place (see Place).
-    private const int PlaceFromBytes = 256 << 10;
-
     private readonly KvTierClient client;
     private readonly KvNamespace ns;
     private readonly ChunkCodec codec;
@@ -162,10 +159,11 @@ internal sealed class LoadOperation : IDisposable
         {
             var channel = await client.GetChannelAsync(node, timeout.Token)
                 ?? throw new IOException($"Node {node} is not live in the directory.");
-            // One read per connection to the node (at most a body's worth each), so the node verifies and sends them
-            // on several cores at once; each answer is still layer-major within itself.
-            var connections = client.Options.ConnectionsPerNode;
-            var perRead = Math.Min(blocksPerRead, Math.Max(1, (blocks.Length + connections - 1) / connections));
+            // One read per idle connection to the node (at most a body's worth each), so the node verifies and sends
+            // them on several cores at once; when the connections are busy with other loads, splitting would only add
+            // requests and answers. Each answer is still layer-major within itself.
+            var parallel = Math.Clamp(channel.ReadParallelism, 1, client.Options.ConnectionsPerNode);
+            var perRead = Math.Min(blocksPerRead, Math.Max(1, (blocks.Length + parallel - 1) / parallel));
             if (blocks.Length <= perRead)
             {
                 await ReadAsync(channel, node, blocks, failedThisRound, timeout.Token);
@@ -233,10 +231,11 @@ internal sealed class LoadOperation : IDisposable
         }
     }
 
-    /// <summary>Verifies and decodes one chunk into its slot; false when it is corrupt. The codec header's checksum
-    /// covers the header fields and the payload and was computed by the chunk's writer, so it catches a bit flipped in
-    /// the node's arena, on the wire or in a buggy transport alike; no other hash pass is needed.</summary>
-    private bool Deliver(int block, int layer, ReadOnlySpan<byte> encoded)
+    /// <summary>Verifies and decodes one chunk (its header and its payload, held apart or not) into its slot; false
+    /// when it is corrupt. The codec header's checksum covers the header fields and the payload and was computed by the
+    /// chunk's writer, so it catches a bit flipped in the node's arena, on the wire or in a buggy transport alike; no
+    /// other hash pass is needed.</summary>
+    private bool Deliver(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
     {
         Interlocked.Increment(ref activeDecodes);
         try
@@ -247,13 +246,13 @@ internal sealed class LoadOperation : IDisposable
             }
 
             // The chunk must be exactly one encoded chunk: bytes after it would be covered by no checksum.
-            if (ChunkHeader.Read(encoded).EncodedLength != encoded.Length)
+            if (ChunkHeader.Read(head, payload.Length).PayloadLength != payload.Length)
             {
                 return false;
             }
 
             var slot = destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes);
-            if (ChunkCodecs.Decode(encoded, slot, codec.Id) != chunkBytes)
+            if (ChunkCodecs.Decode(head, payload, slot, codec.Id) != chunkBytes)
             {
                 return false;
             }
@@ -360,14 +359,27 @@ internal sealed class LoadOperation : IDisposable
     /// <summary>Frees the abandon signal (a receive path that still holds its token sees it cancelled).</summary>
     public void Dispose() => abandoned.Dispose();
 
-    /// <summary>A <c>none</c> chunk's payload is the raw chunk itself: a large one is received straight into its slot,
-    /// then verified there (see <see cref="Placed"/>). Small chunks go through staging instead: several arrive per
-    /// socket read and their copy comes from cache, while a placed chunk costs a read of its own. Holds off
+    /// <summary>A <c>none</c> chunk's payload is the raw chunk itself: it is received straight into its slot and
+    /// verified there (see <see cref="Placed"/>); slots of consecutive blocks of a layer are back to back, so a channel
+    /// lands many payloads with one read. Other codecs decode from the channel's staging. Holds off
     /// <see cref="Detach"/> until the placement ends.</summary>
-    private Memory<byte> Place(int block, int layer, int length, out int headLength)
+    private Memory<byte> Place(int block, int layer, ReadOnlySpan<byte> head, int payloadLength, out int offset)
     {
-        headLength = ChunkHeader.Size;
-        if (codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
+        offset = 0;
+        if (codec.Id != CodecId.None || payloadLength != chunkBytes || head.Length != ChunkHeader.Size || IsLoaded(block, layer))
+        {
+            return Memory<byte>.Empty;
+        }
+
+        try
+        {
+            var header = ChunkHeader.Read(head, payloadLength);
+            if (header.Codec != CodecId.None || header.RawLength != chunkBytes || header.PayloadLength != chunkBytes)
+            {
+                return Memory<byte>.Empty; // decoded (and refused) through the staging path
+            }
+        }
+        catch (ChunkFormatException)
         {
             return Memory<byte>.Empty;
         }
@@ -379,7 +391,8 @@ internal sealed class LoadOperation : IDisposable
             return Memory<byte>.Empty;
         }
 
-        return destination.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes);
+        offset = ((layer * blockCount) + block) * chunkBytes;
+        return destination;
     }
 
     /// <summary>Ends a placement: verifies the chunk end to end (header fields and the payload in its slot against the
@@ -392,11 +405,8 @@ internal sealed class LoadOperation : IDisposable
             if (complete && Volatile.Read(ref detached) == 0)
             {
                 var header = ChunkHeader.Read(head, chunkBytes);
-                if (header.Codec == CodecId.None && header.RawLength == chunkBytes && header.PayloadLength == chunkBytes)
-                {
-                    header.VerifyChecksum(head, destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes));
-                    ok = true;
-                }
+                header.VerifyChecksum(head, destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes));
+                ok = true;
             }
         }
         catch (ChunkFormatException)
@@ -436,10 +446,12 @@ internal sealed class LoadOperation : IDisposable
 
         public CancellationToken Abandoned => load.abandonedToken;
 
-        public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength) =>
-            load.Place(blocks[block], layer, length, out headLength);
+        public int ChunkHeadLength => ChunkHeader.Size;
 
-        public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+        public Memory<byte> PlacePayload(int block, int layer, ReadOnlySpan<byte> head, int payloadLength, out int offset) =>
+            load.Place(blocks[block], layer, head, payloadLength, out offset);
+
+        public void PayloadPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
         {
             chunksLeft[block]--;
             if (!load.Placed(blocks[block], layer, head, complete))
@@ -450,13 +462,19 @@ internal sealed class LoadOperation : IDisposable
 
         public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
         {
+            var headLength = Math.Min(chunk.Length, ChunkHeader.Size);
+            ChunkReceived(block, layer, chunk[..headLength], chunk[headLength..]);
+        }
+
+        public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
+        {
             chunksLeft[block]--;
             if (load.IsLoaded(blocks[block], layer))
             {
                 return; // verified on an earlier copy
             }
 
-            if (!load.Deliver(blocks[block], layer, chunk))
+            if (!load.Deliver(blocks[block], layer, head, payload))
             {
                 Fail(block, $"node {node} sent layer {load.firstLayer + layer} corrupt", stale: true);
             }

@@ -17,8 +17,9 @@ public readonly record struct FrameHeader(Opcode Opcode, FrameFlags Flags, Frame
     /// <summary>"KT" read as a little-endian u16.</summary>
     public const ushort Magic = 0x544B;
 
-    /// <summary>Newest protocol version this build speaks (2 added ReadBlocks).</summary>
-    public const byte Version = 2;
+    /// <summary>Newest protocol version this build speaks (2 added ReadBlocks, 3 ReadBlocksSplit). A node tells a
+    /// client its version in the answer to Authenticate, so the client uses no verb the node does not know.</summary>
+    public const byte Version = 3;
 
     /// <summary>Oldest protocol version this build still accepts.</summary>
     public const byte MinVersion = 1;

@@ -36,6 +36,12 @@ public enum Opcode : byte
     /// path; LeaseBlocks, ReadExtents and ReleaseLeases stay as the contract one-sided RDMA reads implement.</summary>
     ReadBlocks = 9,
 
+    /// <summary>ReadBlocks with every chunk split in two (protocol version 3): the first bytes of each chunk (as many as
+    /// the request names: the codec header) ride in the answer's head, and only the rest of each chunk follows, back
+    /// to back, so a client lands the payloads straight in their final place, many per socket read. Numbered 11: 10 is
+    /// left to the store path's next verb.</summary>
+    ReadBlocksSplit = 11,
+
     /// <summary>Opens a connection: the body is the bearer token (UTF-8; empty without one). Answered by the listener
     /// itself, never by a handler: <see cref="FrameStatus.Ok"/>, or <see cref="FrameStatus.Unauthorized"/> with the
     /// reason as UTF-8 text, after which the node closes the connection. Where the node requires authentication it
@@ -52,6 +58,7 @@ public static class OpcodeVersions
     public static byte IntroducedIn(Opcode opcode) => opcode switch
     {
         Opcode.ReadBlocks or Opcode.Authenticate => 2,
+        Opcode.ReadBlocksSplit => 3,
         _ => 1,
     };
 }

@@ -80,7 +80,8 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
         }
 
         var seen = observer.Snapshot();
-        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, (long)FrameHeader.Size), seen);
+        // The Ok answer to Authenticate carries the node's protocol version (one byte).
+        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, FrameHeader.Size + 1L), seen);
         Assert.Contains((Opcode.Ping, FrameStatus.Ok, FrameHeader.Size + 100L, FrameHeader.Size + 8L), seen);
         Assert.Contains(seen, entry => entry.Opcode == Opcode.ContainsBlocks && entry.Status == FrameStatus.Unauthorized);
     }

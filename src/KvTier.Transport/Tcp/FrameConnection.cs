@@ -26,6 +26,7 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly byte[] sendBuffer = new byte[4096];
     private readonly Task receiveLoop;
     private long nextRequestId;
+    private int inFlight;
     private Exception? failure;
 
     private FrameConnection(Socket socket, Stream stream, FrameLimits limits)
@@ -43,8 +44,12 @@ public sealed class FrameConnection : IAsyncDisposable
     /// <summary>False once the connection failed or was closed.</summary>
     public bool IsHealthy => failure is null && !closing.IsCancellationRequested;
 
-    /// <summary>Requests sent and not answered yet.</summary>
-    public int InFlight => pending.Count;
+    /// <summary>Requests sent whose answer has not been received in full yet.</summary>
+    public int InFlight => Volatile.Read(ref inFlight);
+
+    /// <summary>The newest protocol version the node speaks, from its answer to Authenticate: 2 for a node that
+    /// answered with an empty body (nodes before version 3), 0 when the connection did not authenticate (unknown).</summary>
+    public int PeerVersion { get; private set; }
 
     /// <summary>Connects to a node's data plane in plain text, without an Authenticate frame (a node that requires
     /// authentication refuses the first request).</summary>
@@ -111,6 +116,20 @@ public sealed class FrameConnection : IAsyncDisposable
             throw new ArgumentException($"Request body of {body.Length} bytes is over the {limits.MaxBodyBytes}-byte limit.", nameof(body));
         }
 
+        Interlocked.Increment(ref inFlight);
+        try
+        {
+            return await SendAndReceiveAsync(opcode, body, sink, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref inFlight);
+        }
+    }
+
+    private async ValueTask<FrameHeader> SendAndReceiveAsync(Opcode opcode, ReadOnlySequence<byte> body, IResponseSink sink,
+        CancellationToken cancellationToken)
+    {
         ThrowIfFailed();
         var requestId = (ulong)Interlocked.Increment(ref nextRequestId);
         var request = new PendingRequest(opcode, sink);
@@ -236,6 +255,8 @@ public sealed class FrameConnection : IAsyncDisposable
             var reason = sink.Body.IsEmpty ? answer.Status.ToString() : Encoding.UTF8.GetString(sink.Body.Span);
             throw new AuthenticationException($"Node {RemoteEndPoint} refused the data-plane connection ({answer.Status}): {reason}.");
         }
+
+        PeerVersion = sink.Body.IsEmpty ? 2 : sink.Body.Span[0];
     }
 
     /// <summary>Closes the connection; requests in flight fail.</summary>

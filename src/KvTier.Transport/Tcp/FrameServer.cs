@@ -19,6 +19,7 @@ public sealed class FrameServer : IAsyncDisposable
     private static readonly byte[] TlsRequiredReason = "this node's data plane requires TLS: connect with TLS enabled"u8.ToArray();
     private static readonly byte[] NotAuthenticatedReason = "this node requires authentication: the first frame must be Authenticate with a bearer token"u8.ToArray();
     private static readonly byte[] BadTokenReason = "the bearer token is not valid on this node"u8.ToArray();
+    private static readonly byte[] VersionAnswer = [FrameHeader.Version];
     private static readonly byte[] AlreadyAuthenticatedReason = "the connection is already authenticated"u8.ToArray();
 
     private readonly Socket listener;
@@ -263,7 +264,8 @@ public sealed class FrameServer : IAsyncDisposable
         }
 
         context.IsAuthenticated = true;
-        await responder.SendAsync(FrameStatus.Ok, ReadOnlyMemory<byte>.Empty, stopping.Token);
+        // The body tells the client the newest version this node speaks (nodes before version 3 answer empty).
+        await responder.SendAsync(FrameStatus.Ok, VersionAnswer, stopping.Token);
         return true;
     }
 
