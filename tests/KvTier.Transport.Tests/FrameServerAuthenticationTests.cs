@@ -37,6 +37,16 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_answer_to_Authenticate_tells_the_client_the_nodes_protocol_version()
+    {
+        await using var authenticated = await FrameConnection.ConnectAsync(server.LocalEndPoint, new FrameConnectionOptions { Token = "open-sesame" }, Token);
+        await using var plain = await FrameConnection.ConnectAsync(server.LocalEndPoint, FrameLimits.Default, Token);
+
+        Assert.Equal(FrameHeader.Version, authenticated.PeerVersion);
+        Assert.Equal(0, plain.PeerVersion); // never asked
+    }
+
+    [Fact]
     public async Task A_refused_token_fails_the_connect_with_the_nodes_reason_and_is_counted()
     {
         var refused = await Assert.ThrowsAsync<AuthenticationException>(() =>

@@ -20,7 +20,7 @@ public sealed class FrameResponder
     internal FrameResponder(Stream stream)
     {
         this.stream = stream;
-        socket = GatheredSend.IsSupported && Environment.GetEnvironmentVariable("XGATHER") != "0" && stream is NetworkStream plain ? plain.Socket : null;
+        socket = GatheredSend.IsSupported && stream is NetworkStream plain ? plain.Socket : null;
     }
 
     /// <summary>Whether the current request was answered.</summary>
