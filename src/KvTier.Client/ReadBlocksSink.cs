@@ -20,8 +20,9 @@ internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver recei
 
     private const int StagingBytes = 256 << 10;
 
-    // Placed payloads back to back are received in one read of up to this many bytes, then verified while in cache.
-    private const int RunBytes = 256 << 10;
+    // Placed payloads back to back are received in one read of up to this many bytes (fewer socket reads and wakeups),
+    // then verified while still in cache.
+    private const int RunBytes = 1 << 20;
 
     private const byte NotAsked = 0;
     private const byte Placed = 1;
