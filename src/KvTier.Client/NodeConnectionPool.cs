@@ -46,7 +46,8 @@ internal sealed class NodeConnectionPool : IAsyncDisposable
         }
     }
 
-    /// <summary>A healthy connection: an idle one if the round robin's next few slots hold one, else the next slot.</summary>
+    /// <summary>A healthy connection: the round robin's next slot, or an idle one when that slot is busy (a request
+    /// pipelined behind another waits for its whole answer).</summary>
     /// <exception cref="IOException">The node cannot be reached.</exception>
     /// <exception cref="System.Security.Authentication.AuthenticationException">TLS failed or the node refused the
     /// token (a configuration error, not a node failure: callers let it propagate).</exception>
