@@ -11,7 +11,7 @@ namespace KvTier.Client;
 /// the first layers are usable while later ones are still on the wire. In the split layout every chunk's head is
 /// already known, so payloads the receiver places back to back (consecutive slots of its destination) are received
 /// with one read, straight into place, and verified while they are still in cache; the others go through a pooled
-/// staging buffer, several per read.
+/// staging buffer, several per read. No read spans two layers.
 /// </summary>
 internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver receiver, FrameLimits limits, int chunkHeadBytes) : IResponseSink
 {
@@ -190,7 +190,8 @@ internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver recei
                 var bytes = PayloadLength(chunks[order[next]]);
                 if (Ask(next, order, chunks, head))
                 {
-                    while (end < count && bytes < RunBytes && Ask(end, order, chunks, head) && regions[end].Equals(regions[next]) && offsets[end] == offsets[next] + bytes)
+                    while (end < count && bytes < RunBytes && SameLayer(order[end], order[next]) && Ask(end, order, chunks, head)
+                           && regions[end].Equals(regions[next]) && offsets[end] == offsets[next] + bytes)
                     {
                         bytes += PayloadLength(chunks[order[end++]]);
                     }
@@ -216,7 +217,8 @@ internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver recei
                 }
 
                 var staging = Staging();
-                while (end < count && bytes + PayloadLength(chunks[order[end]]) <= staging.Length && !Ask(end, order, chunks, head))
+                while (end < count && bytes + PayloadLength(chunks[order[end]]) <= staging.Length && SameLayer(order[end], order[next])
+                       && !Ask(end, order, chunks, head))
                 {
                     bytes += PayloadLength(chunks[order[end++]]);
                 }
@@ -248,6 +250,10 @@ internal sealed class ReadBlocksSink(BlockRead request, IBlockReadReceiver recei
             ArrayPool<byte>.Shared.Return(states);
         }
     }
+
+    /// <summary>A read never crosses into the next layer: a layer is complete (and its reader told) as soon as its last
+    /// chunk arrived, without waiting for bytes of the next one.</summary>
+    private bool SameLayer(int chunk, int other) => chunk % request.LayerCount == other % request.LayerCount;
 
     /// <summary>Asks the receiver once where the payload of the chunk <paramref name="order"/>[<paramref name="i"/>]
     /// goes; true when it is placed.</summary>

@@ -113,6 +113,39 @@ public sealed class TransportSeamTests
         }
     }
 
+    [Theory]
+    [InlineData("none")] // payloads placed back to back, up to 1 MiB per read: more than a layer here
+    [InlineData("lz4")] // staged, several chunks per read
+    public async Task A_layer_is_reported_loaded_before_any_chunk_of_the_next_layer_is_read(string codec)
+    {
+        // 64 KiB chunks, 5 blocks of 3 layers, one read.
+        var ns = new KvNamespace("layers", "main", new KvLayout(3, 8, 128, KvDataType.BFloat16, 16), "tests", BlockHashAlgorithm.Xxh3, codec, 1000);
+        await using var cluster = await TestCluster.StartAsync(1, null, ns);
+        await using var tcp = cluster.Client();
+        var chain = TestCluster.Chain(5, seed: 51);
+        var source = TestCluster.RandomBlocks(ns, 5, seed: 52);
+        await tcp.StoreAsync(ns, chain, 0, source, Token);
+        // The receive path and the layer callbacks write to one log, in the order they happen.
+        var log = new ConcurrentQueue<string>();
+        var channels = new ConcurrentBag<RecordingChannel>();
+        await using var client = cluster.Client(info => Record(channels, new RecordingChannel(OpenTcp(tcp, info), parallelism: 1, log: log)));
+
+        var destination = new byte[source.Length];
+        var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination,
+            new LoadOptions { LayerLoaded = layer => log.Enqueue($"loaded {layer.Layer}") }, Token);
+
+        Assert.Equal(5, loaded.LoadedBlocks);
+        Assert.Equal(source, destination);
+        Assert.Equal(1, channels.Single().Reads);
+        var events = log.ToArray();
+        for (var layer = 1; layer < 3; layer++)
+        {
+            var completed = Array.IndexOf(events, $"loaded {layer - 1}");
+            var firstOfNext = Array.IndexOf(events, $"chunk {layer}");
+            Assert.InRange(completed, 0, firstOfNext - 1);
+        }
+    }
+
     private static INodeChannel OpenTcp(KvTierClient tcp, NodeInfo info) =>
         tcp.GetChannelAsync(info.Id, Token).AsTask().GetAwaiter().GetResult()!;
 
@@ -123,7 +156,8 @@ public sealed class TransportSeamTests
     }
 
     /// <summary>Wraps a real channel: counts calls, and can flip a bit of one chunk on its way to the receiver.</summary>
-    private sealed class RecordingChannel(INodeChannel inner, BlockKey? flipKey = null, int flipLayer = -1) : INodeChannel
+    private sealed class RecordingChannel(INodeChannel inner, BlockKey? flipKey = null, int flipLayer = -1, int? parallelism = null,
+        ConcurrentQueue<string>? log = null) : INodeChannel
     {
         private int reads;
         private int blocksRead;
@@ -140,7 +174,10 @@ public sealed class TransportSeamTests
 
         public string Peer => inner.Peer;
 
-        public int ReadParallelism => inner.ReadParallelism;
+        public int ReadParallelism => parallelism ?? inner.ReadParallelism;
+
+        /// <summary>Notes that the channel began taking a chunk of <paramref name="layer"/>.</summary>
+        public void Note(int layer) => log?.Enqueue($"chunk {layer}");
 
         public ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
         {
@@ -171,6 +208,7 @@ public sealed class TransportSeamTests
 
             public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
             {
+                channel.Note(request.FirstLayer + layer);
                 if (!IsTarget(block, layer))
                 {
                     inner.ChunkReceived(block, layer, chunk);
@@ -184,6 +222,7 @@ public sealed class TransportSeamTests
 
             public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
             {
+                channel.Note(request.FirstLayer + layer);
                 if (!IsTarget(block, layer))
                 {
                     inner.ChunkReceived(block, layer, head, payload);
@@ -197,6 +236,7 @@ public sealed class TransportSeamTests
 
             public Memory<byte> PlacePayload(int block, int layer, ReadOnlySpan<byte> head, int payloadLength, out int offset)
             {
+                channel.Note(request.FirstLayer + layer);
                 var memory = inner.PlacePayload(block, layer, head, payloadLength, out offset);
                 if (!memory.IsEmpty)
                 {
