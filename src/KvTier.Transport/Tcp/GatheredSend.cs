@@ -35,7 +35,15 @@ internal static unsafe partial class GatheredSend
         var added = false;
         try
         {
-            socket.SafeHandle.DangerousAddRef(ref added);
+            try
+            {
+                socket.SafeHandle.DangerousAddRef(ref added);
+            }
+            catch (ObjectDisposedException)
+            {
+                throw new SocketException((int)SocketError.OperationAborted);
+            }
+
             var fd = socket.SafeHandle.DangerousGetHandle();
             while (!segments.IsEmpty)
             {
