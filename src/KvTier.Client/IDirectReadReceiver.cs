@@ -5,7 +5,7 @@ namespace KvTier.Client;
 /// <summary>A read receiver that may take chunks straight into registered device memory: an RDMA channel that sees a
 /// <see cref="Direct"/> target reads each chunk's payload (not its codec header) into the place
 /// <see cref="TryPlaceDirect"/> gives, and reports every chunk it was asked for through <see cref="ChunkDelivered"/>
-/// instead of <see cref="IBlockReadReceiver.ChunkReceived"/>.</summary>
+/// instead of <c>ChunkReceived</c>.</summary>
 internal interface IDirectReadReceiver : IBlockReadReceiver
 {
     /// <summary>The registered memory to read into; null for an ordinary (host, verified) load.</summary>

@@ -18,9 +18,6 @@ internal sealed class LoadOperation : IDisposable
     private const byte Loaded = 1;
     private const byte Failed = 2;
 
-    // Chunks at least this large are received in place (see Place).
-    private const int PlaceFromBytes = 256 << 10;
-
     private readonly KvTierClient client;
     private readonly KvNamespace ns;
     private readonly ChunkCodec codec;
@@ -189,15 +186,17 @@ internal sealed class LoadOperation : IDisposable
     }
 
     /// <summary>
-    /// Cuts one node's blocks into reads: the blocks into one group per connection (so the node verifies and sends on
-    /// several cores at once), and the layers into ranges small enough that a group's answer fits the body limit.
-    /// Reads come layer range by layer range, and a connection serves its reads in order, so the first layers of
-    /// every block arrive first however large the load: layer-by-layer completion survives loads of many bodies.
+    /// Cuts one node's blocks into reads: the blocks into <paramref name="groups"/> groups (one per idle connection, so
+    /// the node verifies and sends them on several cores at once; when the connections are busy with other loads,
+    /// splitting would only add requests and answers), and the layers into ranges small enough that a group's answer
+    /// fits the body limit. Reads come layer range by layer range, and a connection serves its reads in order, so the
+    /// first layers of every block arrive first however large the load: layer-by-layer completion survives loads of
+    /// many bodies.
     /// </summary>
     internal static List<(int FirstBlock, int BlockCount, int FirstLayer, int LayerCount)> PlanReads(KvTierClientOptions options,
-        int blocks, int layers, int maxEncodedChunk)
+        int blocks, int layers, int maxEncodedChunk, int groups)
     {
-        var groups = Math.Max(1, options.ConnectionsPerNode);
+        groups = Math.Max(1, groups);
         var perGroup = Math.Min((blocks + groups - 1) / groups, BlocksPerRead(options, 1, maxEncodedChunk));
         var layersPerRead = layers;
         while (layersPerRead > 1 && BlocksPerRead(options, layersPerRead, maxEncodedChunk) < perGroup)
@@ -231,7 +230,8 @@ internal sealed class LoadOperation : IDisposable
                 throw new IOException($"Node {node} serves this client over TCP; a direct load needs RDMA.");
             }
 
-            var reads = PlanReads(client.Options, blocks.Length, layerCount, maxEncodedChunk);
+            var parallel = Math.Clamp(channel.ReadParallelism, 1, client.Options.ConnectionsPerNode);
+            var reads = PlanReads(client.Options, blocks.Length, layerCount, maxEncodedChunk, parallel);
             await Task.WhenAll(reads.Select(read => ReadAsync(channel, node, blocks[read.FirstBlock..(read.FirstBlock + read.BlockCount)],
                 read.FirstLayer, read.LayerCount, failedThisRound, timeout.Token)));
         }
@@ -296,10 +296,11 @@ internal sealed class LoadOperation : IDisposable
         }
     }
 
-    /// <summary>Verifies and decodes one chunk into its slot; false when it is corrupt. The codec header's checksum
-    /// covers the header fields and the payload and was computed by the chunk's writer, so it catches a bit flipped in
-    /// the node's arena, on the wire or in a buggy transport alike; no other hash pass is needed.</summary>
-    private bool Deliver(int block, int layer, ReadOnlySpan<byte> encoded)
+    /// <summary>Verifies and decodes one chunk (its header and its payload, held apart or not) into its slot; false
+    /// when it is corrupt. The codec header's checksum covers the header fields and the payload and was computed by the
+    /// chunk's writer, so it catches a bit flipped in the node's arena, on the wire or in a buggy transport alike; no
+    /// other hash pass is needed.</summary>
+    private bool Deliver(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
     {
         Interlocked.Increment(ref activeDecodes);
         try
@@ -311,13 +312,13 @@ internal sealed class LoadOperation : IDisposable
             }
 
             // The chunk must be exactly one encoded chunk: bytes after it would be covered by no checksum.
-            if (ChunkHeader.Read(encoded).EncodedLength != encoded.Length)
+            if (ChunkHeader.Read(head, payload.Length).PayloadLength != payload.Length)
             {
                 return false;
             }
 
             var slot = destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes);
-            if (ChunkCodecs.Decode(encoded, slot, codec.Id) != chunkBytes)
+            if (ChunkCodecs.Decode(head, payload, slot, codec.Id) != chunkBytes)
             {
                 return false;
             }
@@ -424,14 +425,27 @@ internal sealed class LoadOperation : IDisposable
     /// <summary>Frees the abandon signal (a receive path that still holds its token sees it cancelled).</summary>
     public void Dispose() => abandoned.Dispose();
 
-    /// <summary>A <c>none</c> chunk's payload is the raw chunk itself: a large one is received straight into its slot,
-    /// then verified there (see <see cref="Placed"/>). Small chunks go through staging instead: several arrive per
-    /// socket read and their copy comes from cache, while a placed chunk costs a read of its own. Holds off
+    /// <summary>A <c>none</c> chunk's payload is the raw chunk itself: it is received straight into its slot and
+    /// verified there (see <see cref="Placed"/>); slots of consecutive blocks of a layer are back to back, so a channel
+    /// lands many payloads with one read. Other codecs decode from the channel's staging. Holds off
     /// <see cref="Detach"/> until the placement ends.</summary>
-    private Memory<byte> Place(int block, int layer, int length, out int headLength)
+    private Memory<byte> Place(int block, int layer, ReadOnlySpan<byte> head, int payloadLength, out int offset)
     {
-        headLength = ChunkHeader.Size;
-        if (direct is not null || codec.Id != CodecId.None || chunkBytes < PlaceFromBytes || length != ChunkHeader.Size + chunkBytes || IsLoaded(block, layer))
+        offset = 0;
+        if (direct is not null || codec.Id != CodecId.None || payloadLength != chunkBytes || head.Length != ChunkHeader.Size || IsLoaded(block, layer))
+        {
+            return Memory<byte>.Empty;
+        }
+
+        try
+        {
+            var header = ChunkHeader.Read(head, payloadLength);
+            if (header.Codec != CodecId.None || header.RawLength != chunkBytes || header.PayloadLength != chunkBytes)
+            {
+                return Memory<byte>.Empty; // decoded (and refused) through the staging path
+            }
+        }
+        catch (ChunkFormatException)
         {
             return Memory<byte>.Empty;
         }
@@ -443,7 +457,8 @@ internal sealed class LoadOperation : IDisposable
             return Memory<byte>.Empty;
         }
 
-        return destination.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes);
+        offset = ((layer * blockCount) + block) * chunkBytes;
+        return destination;
     }
 
     /// <summary>Ends a placement: verifies the chunk end to end (header fields and the payload in its slot against the
@@ -456,11 +471,8 @@ internal sealed class LoadOperation : IDisposable
             if (complete && Volatile.Read(ref detached) == 0)
             {
                 var header = ChunkHeader.Read(head, chunkBytes);
-                if (header.Codec == CodecId.None && header.RawLength == chunkBytes && header.PayloadLength == chunkBytes)
-                {
-                    header.VerifyChecksum(head, destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes));
-                    ok = true;
-                }
+                header.VerifyChecksum(head, destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes));
+                ok = true;
             }
         }
         catch (ChunkFormatException)
@@ -527,10 +539,12 @@ internal sealed class LoadOperation : IDisposable
 
         public CancellationToken Abandoned => load.abandonedToken;
 
-        public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength) =>
-            load.Place(blocks[block], layerOffset + layer, length, out headLength);
+        public int ChunkHeadLength => ChunkHeader.Size;
 
-        public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+        public Memory<byte> PlacePayload(int block, int layer, ReadOnlySpan<byte> head, int payloadLength, out int offset) =>
+            load.Place(blocks[block], layerOffset + layer, head, payloadLength, out offset);
+
+        public void PayloadPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
         {
             chunksLeft[block]--;
             if (!load.Placed(blocks[block], layerOffset + layer, head, complete))
@@ -541,7 +555,8 @@ internal sealed class LoadOperation : IDisposable
 
         public DirectLoadTarget? Direct => load.direct;
 
-        public bool TryPlaceDirect(int block, int layer, int length, out ulong offset) => load.PlaceDirect(blocks[block], layerOffset + layer, length, out offset);
+        public bool TryPlaceDirect(int block, int layer, int length, out ulong offset) =>
+            load.PlaceDirect(blocks[block], layerOffset + layer, length, out offset);
 
         public void ChunkDelivered(int block, int layer, bool delivered, string? failure)
         {
@@ -552,11 +567,18 @@ internal sealed class LoadOperation : IDisposable
             }
             else
             {
-                Fail(block, $"node {node}: layer {load.firstLayer + layerOffset + layer} was not read into the target: {failure ?? "failed"}", stale: false);
+                Fail(block, $"node {node}: layer {load.firstLayer + layerOffset + layer} was not read into the target: {failure ?? "failed"}",
+                    stale: false);
             }
         }
 
         public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
+        {
+            var headLength = Math.Min(chunk.Length, ChunkHeader.Size);
+            ChunkReceived(block, layer, chunk[..headLength], chunk[headLength..]);
+        }
+
+        public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
         {
             chunksLeft[block]--;
             if (load.IsLoaded(blocks[block], layerOffset + layer))
@@ -564,7 +586,7 @@ internal sealed class LoadOperation : IDisposable
                 return; // verified on an earlier copy
             }
 
-            if (!load.Deliver(blocks[block], layerOffset + layer, chunk))
+            if (!load.Deliver(blocks[block], layerOffset + layer, head, payload))
             {
                 Fail(block, $"node {node} sent layer {load.firstLayer + layerOffset + layer} corrupt", stale: true);
             }

@@ -28,14 +28,47 @@ internal sealed class NodeConnectionPool : IAsyncDisposable
 
     public EndPoint EndPoint => endpoint;
 
-    /// <summary>A healthy connection (round robin over the slots).</summary>
+    /// <summary>Slots with nothing in flight (including slots not connected yet), at least one.</summary>
+    public int IdleConnections
+    {
+        get
+        {
+            var idle = 0;
+            for (var i = 0; i < slots.Length; i++)
+            {
+                if (Volatile.Read(ref slots[i]) is not { IsHealthy: true, InFlight: > 0 })
+                {
+                    idle++;
+                }
+            }
+
+            return Math.Max(1, idle);
+        }
+    }
+
+    /// <summary>A healthy connection: the round robin's next slot, or an idle one when that slot is busy (a request
+    /// pipelined behind another waits for its whole answer).</summary>
     /// <exception cref="IOException">The node cannot be reached.</exception>
     /// <exception cref="System.Security.Authentication.AuthenticationException">TLS failed or the node refused the
     /// token (a configuration error, not a node failure: callers let it propagate).</exception>
     public async ValueTask<FrameConnection> GetAsync(CancellationToken cancellationToken)
     {
-        var slot = (int)((uint)Interlocked.Increment(ref next) % (uint)slots.Length);
+        var start = (uint)Interlocked.Increment(ref next);
+        var slot = (int)(start % (uint)slots.Length);
         var connection = Volatile.Read(ref slots[slot]);
+        if (connection is { IsHealthy: true, InFlight: > 0 })
+        {
+            // Busy: a request queued behind another waits for it; take an idle connection if there is one.
+            for (var i = 1; i < slots.Length; i++)
+            {
+                var other = Volatile.Read(ref slots[(int)((start + (uint)i) % (uint)slots.Length)]);
+                if (other is { IsHealthy: true, InFlight: 0 })
+                {
+                    return other;
+                }
+            }
+        }
+
         if (connection is { IsHealthy: true })
         {
             return connection;

@@ -63,6 +63,8 @@ internal sealed class RdmaNodeChannel : INodeChannel
 
     public string Peer => tcp.Peer;
 
+    public int ReadParallelism => tcp.ReadParallelism;
+
     /// <summary>The transport in use; null until the first read decided it.</summary>
     public DataPlaneTransport? Transport => Volatile.Read(ref state) switch
     {

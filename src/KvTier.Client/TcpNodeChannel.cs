@@ -6,23 +6,34 @@ using KvTier.Transport.Tcp;
 namespace KvTier.Client;
 
 /// <summary>
-/// The TCP data plane of one node: a pool of pipelined connections. A read is one ReadBlocks round trip (the node
-/// sends the chunks straight from its arena and releases its leases itself); a store is one PutBlocks round trip to a
-/// node that speaks protocol version 3 (its Authenticate answer says so), and ReserveBlocks, then WriteExtents and
-/// CommitBlocks pipelined on one connection to an older node (the node serves a connection in order).
+/// The TCP data plane of one node: a pool of pipelined connections. A read is one ReadBlocksSplit round trip (the node
+/// sends the chunks straight from its arena, their heads first, and releases its leases itself; ReadBlocks with a
+/// version-2 node); a store is one PutBlocks round trip to a node that speaks protocol version 3 (its Authenticate
+/// answer says so), and ReserveBlocks, then WriteExtents and CommitBlocks pipelined on one connection to an older node
+/// (the node serves a connection in order).
 /// </summary>
 internal sealed class TcpNodeChannel(NodeConnectionPool pool, FrameLimits limits) : INodeChannel
 {
     public string Peer => pool.EndPoint.ToString() ?? "?";
 
+    public int ReadParallelism => pool.IdleConnections;
+
+    /// <summary>One ReadBlocksSplit round trip (chunk heads in the answer's head, payloads after it) on a node of
+    /// protocol version 3 or newer, one ReadBlocks (whole chunks) on an older one.</summary>
     public async ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(cancellationToken);
-        var body = ArrayPool<byte>.Shared.Rent(ReadBlocksRequest.MeasureBody(request.Keys.Length));
+        var split = connection.Supports(Opcode.ReadBlocksSplit);
+        var keys = request.Keys.Length;
+        var body = ArrayPool<byte>.Shared.Rent(split ? ReadBlocksRequest.MeasureSplitBody(keys) : ReadBlocksRequest.MeasureBody(keys));
         try
         {
-            var length = ReadBlocksRequest.Write(body, request.Namespace, request.FirstLayer, request.LayerCount, request.Keys.Span);
-            await connection.SendAsync(Opcode.ReadBlocks, body.AsMemory(0, length), new ReadBlocksSink(request, receiver, limits), cancellationToken);
+            var headBytes = split ? receiver.ChunkHeadLength : ReadBlocksSink.WholeChunks;
+            var length = split
+                ? ReadBlocksRequest.WriteSplit(body, request.Namespace, request.FirstLayer, request.LayerCount, headBytes, request.Keys.Span)
+                : ReadBlocksRequest.Write(body, request.Namespace, request.FirstLayer, request.LayerCount, request.Keys.Span);
+            await connection.SendAsync(split ? Opcode.ReadBlocksSplit : Opcode.ReadBlocks, body.AsMemory(0, length),
+                new ReadBlocksSink(request, receiver, limits, headBytes), cancellationToken);
         }
         finally
         {

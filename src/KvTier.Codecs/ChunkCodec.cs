@@ -5,7 +5,7 @@ namespace KvTier.Codecs;
 /// <summary>
 /// Encodes one per-layer chunk (K then V of a block) into a self-describing header and payload. Instances are
 /// stateless and thread-safe; encoding and decoding allocate nothing per call (scratch comes from a pool).
-/// Decoding goes through <see cref="ChunkCodecs.Decode"/>, which reads the codec from the header.
+/// Decoding goes through <see cref="ChunkCodecs.Decode(ReadOnlySpan{byte}, Span{byte}, CodecId?)"/>, which reads the codec from the header.
 /// </summary>
 public abstract class ChunkCodec
 {

@@ -109,6 +109,33 @@ public static class ChunkCodecs
     public static int Decode(ReadOnlySpan<byte> encoded, Span<byte> destination, CodecId? expectedCodec = null)
     {
         var header = ChunkHeader.Read(encoded);
+        CheckFits(header, destination, expectedCodec);
+        header.VerifyChecksum(encoded);
+        Get(header.Codec).DecodeVerified(encoded.Slice(ChunkHeader.Size, header.PayloadLength), header,
+            destination[..header.RawLength]);
+        return header.RawLength;
+    }
+
+    /// <summary>
+    /// Verifies and decodes one encoded chunk whose header and payload are held apart (a reader that received the
+    /// headers ahead of the payloads); returns the bytes written (the raw length).
+    /// </summary>
+    /// <param name="header">The chunk's <see cref="ChunkHeader.Size"/>-byte header.</param>
+    /// <param name="payload">The payload; may be longer than the header announces.</param>
+    /// <param name="destination">Receives the decoded chunk.</param>
+    /// <param name="expectedCodec">When given, a chunk of another codec is rejected.</param>
+    /// <exception cref="ChunkFormatException">As <see cref="Decode(ReadOnlySpan{byte}, Span{byte}, CodecId?)"/>.</exception>
+    public static int Decode(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, Span<byte> destination, CodecId? expectedCodec = null)
+    {
+        var read = ChunkHeader.Read(header, payload.Length);
+        CheckFits(read, destination, expectedCodec);
+        read.VerifyChecksum(header, payload);
+        Get(read.Codec).DecodeVerified(payload[..read.PayloadLength], read, destination[..read.RawLength]);
+        return read.RawLength;
+    }
+
+    private static void CheckFits(ChunkHeader header, Span<byte> destination, CodecId? expectedCodec)
+    {
         if (expectedCodec is { } expected && header.Codec != expected)
         {
             throw new ChunkFormatException(
@@ -120,11 +147,6 @@ public static class ChunkCodecs
             throw new ChunkFormatException(
                 $"The chunk decodes to {header.RawLength} bytes but the destination holds only {destination.Length}.");
         }
-
-        header.VerifyChecksum(encoded);
-        Get(header.Codec).DecodeVerified(encoded.Slice(ChunkHeader.Size, header.PayloadLength), header,
-            destination[..header.RawLength]);
-        return header.RawLength;
     }
 
     private static ChunkCodec?[] BuildTable()

@@ -17,7 +17,9 @@ public readonly record struct FrameHeader(Opcode Opcode, FrameFlags Flags, Frame
     /// <summary>"KT" read as a little-endian u16.</summary>
     public const ushort Magic = 0x544B;
 
-    /// <summary>Newest protocol version this build speaks (2 added ReadBlocks and Authenticate, 3 added PutBlocks).</summary>
+    /// <summary>Newest protocol version this build speaks (2 added ReadBlocks and Authenticate, 3 PutBlocks and
+    /// ReadBlocksSplit). A node tells a client its version in the answer to Authenticate, so the client uses no verb
+    /// the node does not know.</summary>
     public const byte Version = 3;
 
     /// <summary>Oldest protocol version this build still accepts.</summary>

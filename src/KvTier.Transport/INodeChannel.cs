@@ -21,6 +21,11 @@ public interface INodeChannel : IAsyncDisposable
     /// <summary>The node, for messages.</summary>
     string Peer { get; }
 
+    /// <summary>How many reads the channel can carry side by side right now (its idle connections, at least one): a
+    /// load splits a node's blocks into that many reads so the node serves them on several cores, and does not split
+    /// when the connections are busy anyway (each extra read costs a request and an answer).</summary>
+    int ReadParallelism { get; }
+
     /// <summary>Fetches <see cref="BlockRead.LayerCount"/> layers of each block, handing the node's answer for every
     /// block and then each chunk to <paramref name="receiver"/> as it arrives (layer-major across the blocks).</summary>
     ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken);
@@ -34,16 +39,22 @@ public interface INodeChannel : IAsyncDisposable
 /// <summary>Takes a read's answers as they arrive; called on the channel's receive path, so it must be quick and
 /// must not block.</summary>
 /// <remarks>
-/// A channel may offer to land a chunk's bytes in place, saving a copy: it asks <see cref="PlaceChunk"/> first and,
-/// when given memory, receives the chunk's first <c>headLength</c> bytes itself and the rest straight into that memory,
-/// then always calls <see cref="ChunkPlaced"/> (complete or not), and stops writing into the memory as soon as
-/// <see cref="Abandoned"/> is cancelled, even if that costs the connection. A channel may also never place chunks and
-/// hand every chunk to <see cref="ChunkReceived"/>.
+/// Every chunk reaches the receiver whole (<see cref="ChunkReceived(int, int, ReadOnlySpan{byte})"/>) or split after its
+/// first <see cref="ChunkHeadLength"/> bytes (the chunk format's header): through
+/// <see cref="ChunkReceived(int, int, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>, or in place. A channel whose node
+/// sends the chunk heads ahead of the payloads may offer to land a payload in place, saving a copy: it asks
+/// <see cref="PlacePayload"/> and, when given memory, receives the payload straight into it, then always calls
+/// <see cref="PayloadPlaced"/> (complete or not), and stops writing into the memory as soon as <see cref="Abandoned"/>
+/// is cancelled, even if that costs the connection.
 /// </remarks>
 public interface IBlockReadReceiver
 {
     /// <summary>Cancelled when the reader stops taking bytes (its load ended or gave up).</summary>
     CancellationToken Abandoned { get; }
+
+    /// <summary>How many leading bytes of each chunk the receiver wants apart from the rest (its chunk header), so a
+    /// channel can ask the node to send them ahead of the payloads.</summary>
+    int ChunkHeadLength { get; }
 
     /// <summary>The node's answer for block <paramref name="block"/> (an index into the request's keys), once per
     /// block and before any of its chunks. Only an <see cref="FrameStatus.Ok"/> block's chunks follow.</summary>
@@ -52,13 +63,19 @@ public interface IBlockReadReceiver
     /// <summary>One chunk as the node sent it: not verified yet, and valid only during the call.</summary>
     void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk);
 
-    /// <summary>Where the bytes of a <paramref name="length"/>-byte chunk after its first <paramref name="headLength"/>
-    /// may be received in place, or empty memory to take the chunk through <see cref="ChunkReceived"/>.</summary>
-    Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength);
+    /// <summary>One chunk in two pieces: its first bytes (<see cref="ChunkHeadLength"/>, fewer only if the chunk is
+    /// shorter) and the rest. Not verified yet, and valid only during the call.</summary>
+    void ChunkReceived(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload);
 
-    /// <summary>Ends a placement: <paramref name="complete"/> when every byte arrived (<paramref name="head"/> holds the
-    /// chunk's first bytes, valid only during the call; the rest is in the placed memory, not verified yet).</summary>
-    void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete);
+    /// <summary>Where the <paramref name="payloadLength"/> bytes that follow a chunk's <paramref name="head"/> may be
+    /// received in place: at <paramref name="offset"/> in the returned memory, or empty memory to take the chunk through
+    /// <see cref="ChunkReceived(int, int, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>. A channel may receive the payloads
+    /// of chunks placed back to back in the same memory with one read.</summary>
+    Memory<byte> PlacePayload(int block, int layer, ReadOnlySpan<byte> head, int payloadLength, out int offset);
+
+    /// <summary>Ends a placement: <paramref name="complete"/> when every payload byte arrived (not verified yet);
+    /// <paramref name="head"/> is the chunk's head again, valid only during the call.</summary>
+    void PayloadPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete);
 }
 
 /// <summary>A read of layers <see cref="FirstLayer"/>..+<see cref="LayerCount"/> of a batch of blocks.</summary>

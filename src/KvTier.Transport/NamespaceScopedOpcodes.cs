@@ -15,7 +15,7 @@ public static class NamespaceScopedOpcodes
 {
     /// <summary>Whether requests of <paramref name="opcode"/> start with the namespace they act on.</summary>
     public static bool CarriesNamespace(Opcode opcode) => opcode is Opcode.LeaseBlocks or Opcode.ReserveBlocks or Opcode.ContainsBlocks
-        or Opcode.ReadBlocks or Opcode.PutBlocks;
+        or Opcode.ReadBlocks or Opcode.PutBlocks or Opcode.ReadBlocksSplit;
 
     /// <summary>Whether requests of <paramref name="opcode"/> act on no namespace (liveness, connection set-up, or
     /// handles the tenant was given).</summary>

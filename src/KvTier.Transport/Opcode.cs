@@ -42,6 +42,11 @@ public enum Opcode : byte
     /// CommitBlocks stay for older peers and as the contract one-sided RDMA writes implement.</summary>
     PutBlocks = 10,
 
+    /// <summary>ReadBlocks with every chunk split in two (protocol version 3): the first bytes of each chunk (as many as
+    /// the request names: the codec header) ride in the answer's head, and only the rest of each chunk follows, back
+    /// to back, so a client lands the payloads straight in their final place, many per socket read.</summary>
+    ReadBlocksSplit = 11,
+
     /// <summary>Opens a connection: the body is the bearer token (UTF-8; empty without one). Answered by the listener
     /// itself, never by a handler: <see cref="FrameStatus.Ok"/> with a one-byte body naming the newest protocol
     /// version the node speaks (from version 3; a version-2 node's answer is empty), or <see cref="FrameStatus.Unauthorized"/> with the
@@ -59,7 +64,7 @@ public static class OpcodeVersions
     public static byte IntroducedIn(Opcode opcode) => opcode switch
     {
         Opcode.ReadBlocks or Opcode.Authenticate => 2,
-        Opcode.PutBlocks => 3,
+        Opcode.PutBlocks or Opcode.ReadBlocksSplit => 3,
         _ => 1,
     };
 }

@@ -71,7 +71,7 @@ public sealed class TransportSeamTests
         var options = new KvTierClientOptions { ConnectionsPerNode = connections };
         var encoded = chunk + 32;
 
-        var reads = LoadOperation.PlanReads(options, blocks, layers, encoded);
+        var reads = LoadOperation.PlanReads(options, blocks, layers, encoded, connections);
 
         var seen = new int[blocks, layers];
         var previousFirstLayer = 0;
@@ -127,7 +127,7 @@ public sealed class TransportSeamTests
 
     [Theory]
     [InlineData("none", 128)] // 512 KiB chunks: received in place, verified in the caller's buffer
-    [InlineData("none", 16)] // 2 KiB chunks: received into staging, verified while copied out
+    [InlineData("none", 16)] // 2 KiB chunks: received in place too, several per socket read
     [InlineData("lz4", 16)] // received into staging, verified while decoding
     public async Task A_chunk_corrupted_in_transport_fails_its_block_and_ends_the_prefix_there(string codec, int tokensPerBlock)
     {
@@ -147,11 +147,44 @@ public sealed class TransportSeamTests
 
         Assert.Equal(4, loaded.LoadedBlocks);
         Assert.Contains("block 4", loaded.FirstFailure, StringComparison.Ordinal);
-        Assert.Equal(codec == "none" && tokensPerBlock == 128, channels.Sum(c => c.ChunksPlaced) > 0);
+        Assert.Equal(codec == "none", channels.Sum(c => c.ChunksPlaced) > 0);
         var chunk = ns.Layout.BytesPerLayerChunk;
         for (var layer = 0; layer < ns.Layout.Layers; layer++)
         {
             Assert.True(source.AsSpan(layer * 6 * chunk, 4 * chunk).SequenceEqual(destination.AsSpan(layer * 6 * chunk, 4 * chunk)));
+        }
+    }
+
+    [Theory]
+    [InlineData("none")] // payloads placed back to back, up to 1 MiB per read: more than a layer here
+    [InlineData("lz4")] // staged, several chunks per read
+    public async Task A_layer_is_reported_loaded_before_any_chunk_of_the_next_layer_is_read(string codec)
+    {
+        // 64 KiB chunks, 5 blocks of 3 layers, one read.
+        var ns = new KvNamespace("layers", "main", new KvLayout(3, 8, 128, KvDataType.BFloat16, 16), "tests", BlockHashAlgorithm.Xxh3, codec, 1000);
+        await using var cluster = await TestCluster.StartAsync(1, null, ns);
+        await using var tcp = cluster.Client();
+        var chain = TestCluster.Chain(5, seed: 51);
+        var source = TestCluster.RandomBlocks(ns, 5, seed: 52);
+        await tcp.StoreAsync(ns, chain, 0, source, Token);
+        // The receive path and the layer callbacks write to one log, in the order they happen.
+        var log = new ConcurrentQueue<string>();
+        var channels = new ConcurrentBag<RecordingChannel>();
+        await using var client = cluster.Client(info => Record(channels, new RecordingChannel(OpenTcp(tcp, info), parallelism: 1, log: log)));
+
+        var destination = new byte[source.Length];
+        var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination,
+            new LoadOptions { LayerLoaded = layer => log.Enqueue($"loaded {layer.Layer}") }, Token);
+
+        Assert.Equal(5, loaded.LoadedBlocks);
+        Assert.Equal(source, destination);
+        Assert.Equal(1, channels.Single().Reads);
+        var events = log.ToArray();
+        for (var layer = 1; layer < 3; layer++)
+        {
+            var completed = Array.IndexOf(events, $"loaded {layer - 1}");
+            var firstOfNext = Array.IndexOf(events, $"chunk {layer}");
+            Assert.InRange(completed, 0, firstOfNext - 1);
         }
     }
 
@@ -165,7 +198,8 @@ public sealed class TransportSeamTests
     }
 
     /// <summary>Wraps a real channel: counts calls, and can flip a bit of one chunk on its way to the receiver.</summary>
-    private sealed class RecordingChannel(INodeChannel inner, BlockKey? flipKey = null, int flipLayer = -1) : INodeChannel
+    private sealed class RecordingChannel(INodeChannel inner, BlockKey? flipKey = null, int flipLayer = -1, int? parallelism = null,
+        ConcurrentQueue<string>? log = null) : INodeChannel
     {
         private int reads;
         private int blocksRead;
@@ -184,6 +218,11 @@ public sealed class TransportSeamTests
 
         /// <summary>Each read's first layer, layer count and block count, in the order the load issued them.</summary>
         public ConcurrentQueue<(int FirstLayer, int LayerCount, int Blocks)> Requests { get; } = new();
+
+        public int ReadParallelism => parallelism ?? inner.ReadParallelism;
+
+        /// <summary>Notes that the channel began taking a chunk of <paramref name="layer"/>.</summary>
+        public void Note(int layer) => log?.Enqueue($"chunk {layer}");
 
         public ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
         {
@@ -211,8 +250,11 @@ public sealed class TransportSeamTests
 
             public void BlockAnswered(int block, FrameStatus status) => inner.BlockAnswered(block, status);
 
+            public int ChunkHeadLength => inner.ChunkHeadLength;
+
             public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> chunk)
             {
+                channel.Note(request.FirstLayer + layer);
                 if (!IsTarget(block, layer))
                 {
                     inner.ChunkReceived(block, layer, chunk);
@@ -224,9 +266,24 @@ public sealed class TransportSeamTests
                 inner.ChunkReceived(block, layer, copy);
             }
 
-            public Memory<byte> PlaceChunk(int block, int layer, int length, out int headLength)
+            public void ChunkReceived(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
             {
-                var memory = inner.PlaceChunk(block, layer, length, out headLength);
+                channel.Note(request.FirstLayer + layer);
+                if (!IsTarget(block, layer))
+                {
+                    inner.ChunkReceived(block, layer, head, payload);
+                    return;
+                }
+
+                var copy = payload.ToArray();
+                copy[^1] ^= 0x01;
+                inner.ChunkReceived(block, layer, head, copy);
+            }
+
+            public Memory<byte> PlacePayload(int block, int layer, ReadOnlySpan<byte> head, int payloadLength, out int offset)
+            {
+                channel.Note(request.FirstLayer + layer);
+                var memory = inner.PlacePayload(block, layer, head, payloadLength, out offset);
                 if (!memory.IsEmpty)
                 {
                     Interlocked.Increment(ref channel.chunksPlaced);
@@ -234,20 +291,20 @@ public sealed class TransportSeamTests
 
                 if (IsTarget(block, layer))
                 {
-                    placed = memory;
+                    placed = memory.IsEmpty ? memory : memory.Slice(offset, payloadLength);
                 }
 
                 return memory;
             }
 
-            public void ChunkPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+            public void PayloadPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)
             {
                 if (complete && IsTarget(block, layer))
                 {
                     placed.Span[^1] ^= 0x01;
                 }
 
-                inner.ChunkPlaced(block, layer, head, complete);
+                inner.PayloadPlaced(block, layer, head, complete);
             }
 
             private bool IsTarget(int block, int layer) => request.FirstLayer + layer == flipLayer && request.Keys.Span[block] == flipKey;

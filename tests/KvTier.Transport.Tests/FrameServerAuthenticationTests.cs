@@ -37,6 +37,16 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_answer_to_Authenticate_tells_the_client_the_nodes_protocol_version()
+    {
+        await using var authenticated = await FrameConnection.ConnectAsync(server.LocalEndPoint, new FrameConnectionOptions { Token = "open-sesame" }, Token);
+        await using var plain = await FrameConnection.ConnectAsync(server.LocalEndPoint, FrameLimits.Default, Token);
+
+        Assert.Equal(FrameHeader.Version, authenticated.PeerVersion);
+        Assert.Equal(2, plain.PeerVersion); // never told: assumes the oldest node that authenticates
+    }
+
+    [Fact]
     public async Task A_refused_token_fails_the_connect_with_the_nodes_reason_and_is_counted()
     {
         var refused = await Assert.ThrowsAsync<AuthenticationException>(() =>
@@ -80,7 +90,8 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
         }
 
         var seen = observer.Snapshot();
-        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, FrameHeader.Size + 1L), seen); // the answer names the protocol version
+        // The Ok answer to Authenticate carries the node's protocol version (one byte).
+        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, FrameHeader.Size + 1L), seen);
         Assert.Contains((Opcode.Ping, FrameStatus.Ok, FrameHeader.Size + 100L, FrameHeader.Size + 8L), seen);
         Assert.Contains(seen, entry => entry.Opcode == Opcode.ContainsBlocks && entry.Status == FrameStatus.Unauthorized);
     }

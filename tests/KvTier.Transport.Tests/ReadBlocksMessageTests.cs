@@ -126,3 +126,87 @@ public class ReadBlocksMessageTests
         Assert.Contains("900-byte body limit", error.Message, StringComparison.Ordinal);
     }
 }
+
+public class ReadBlocksSplitMessageTests
+{
+    private static readonly FrameLimits Limits = FrameLimits.Default;
+    private static readonly BlockKey[] Keys = [new(1, 2), new(3, 4), new(5, 6)];
+
+    /// <summary>Three blocks of two layers with 4-byte chunk heads: Ok, NotFound, Ok (one chunk shorter than its head).</summary>
+    private static byte[] SplitHead(out FrameStatus[] statuses, out ChunkDeclaration[] chunks)
+    {
+        statuses = [FrameStatus.Ok, FrameStatus.NotFound, FrameStatus.Ok];
+        chunks = [new(100, 11), new(200, 12), default, default, new(3, 31), new(400, 32)];
+        var head = new byte[ReadBlocksResponse.MeasureSplitHead(3, 2, 4)];
+        var writer = new BodyWriter(head);
+        ReadBlocksResponse.WriteSplitHead(ref writer, 2, 4, statuses, chunks);
+        Assert.Equal(head.Length, writer.Written);
+        foreach (var chunk in new[] { 0, 1, 4, 5 })
+        {
+            ReadBlocksResponse.SplitChunkHead(head.AsSpan(), 3, 4, chunk).Fill((byte)(chunk + 1));
+        }
+
+        return head;
+    }
+
+    [Fact]
+    public void Split_requests_round_trip_with_their_chunk_head_size()
+    {
+        var body = new byte[ReadBlocksRequest.MeasureSplitBody(Keys.Length)];
+        Assert.Equal(body.Length, ReadBlocksRequest.WriteSplit(body, new NamespaceId(77), 1, 2, 32, Keys));
+
+        var request = ReadBlocksRequest.ReadSplit(body, Limits);
+
+        Assert.Equal(77UL, BinaryPrimitives.ReadUInt64LittleEndian(body));
+        Assert.Equal((new NamespaceId(77), 1, 2, 32, 3), (request.Namespace, request.FirstLayer, request.LayerCount, request.ChunkHeadBytes, request.Keys.Count));
+    }
+
+    [Fact]
+    public void A_split_request_with_too_large_chunk_heads_or_reserved_bits_is_refused_by_name()
+    {
+        var body = new byte[ReadBlocksRequest.MeasureSplitBody(Keys.Length)];
+        ReadBlocksRequest.WriteSplit(body, new NamespaceId(77), 0, 1, 32, Keys);
+        var large = (byte[])body.Clone();
+        BinaryPrimitives.WriteUInt16LittleEndian(large.AsSpan(12), ReadBlocksRequest.MaxChunkHeadBytes + 1);
+        var reserved = (byte[])body.Clone();
+        reserved[14] = 1;
+
+        Assert.Contains("chunk head bytes 1025", Assert.Throws<ProtocolViolationException>(() => ReadBlocksRequest.ReadSplit(large, Limits)).Message,
+            StringComparison.Ordinal);
+        Assert.Contains("reserved", Assert.Throws<ProtocolViolationException>(() => ReadBlocksRequest.ReadSplit(reserved, Limits)).Message,
+            StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ReadBlocksRequest.WriteSplit(body, new NamespaceId(77), 0, 1, 1025, Keys));
+    }
+
+    [Fact]
+    public void Split_heads_round_trip_and_announce_only_the_bytes_after_each_chunk_head()
+    {
+        var head = SplitHead(out var statuses, out var chunks);
+        var readStatuses = new FrameStatus[3];
+        var readChunks = new ChunkDeclaration[6];
+
+        var payload = ReadBlocksResponse.ReadSplitHead(head, Limits, 3, 2, 4, readStatuses, readChunks);
+
+        // 100 + 200 + 3 + 400 chunk bytes, less 4 head bytes per chunk (3 for the 3-byte chunk).
+        Assert.Equal(703 - 15, payload);
+        Assert.Equal(statuses, readStatuses);
+        Assert.Equal(chunks, readChunks);
+        Assert.Equal([6, 6, 6, 6], ReadBlocksResponse.SplitChunkHead((ReadOnlySpan<byte>)head, 3, 4, 5).ToArray());
+        Assert.Equal([0, 0, 0, 0], ReadBlocksResponse.SplitChunkHead((ReadOnlySpan<byte>)head, 3, 4, 2).ToArray());
+    }
+
+    [Fact]
+    public void A_split_head_with_another_head_size_or_head_bytes_for_a_missing_block_is_refused()
+    {
+        var head = SplitHead(out _, out _);
+        var bytesForMissing = (byte[])head.Clone();
+        ReadBlocksResponse.SplitChunkHead(bytesForMissing.AsSpan(), 3, 4, 3)[0] = 1;
+
+        Assert.Contains("4-byte chunk heads", Assert.Throws<ProtocolViolationException>(() =>
+            ReadBlocksResponse.ReadSplitHead(head, Limits, 3, 2, 8, new FrameStatus[3], new ChunkDeclaration[6])).Message, StringComparison.Ordinal);
+        Assert.Contains("head bytes", Assert.Throws<ProtocolViolationException>(() =>
+            ReadBlocksResponse.ReadSplitHead(bytesForMissing, Limits, 3, 2, 4, new FrameStatus[3], new ChunkDeclaration[6])).Message, StringComparison.Ordinal);
+        Assert.Throws<ProtocolViolationException>(() =>
+            ReadBlocksResponse.ReadSplitHead(head, new FrameLimits { MaxBodyBytes = 700 }, 3, 2, 4, new FrameStatus[3], new ChunkDeclaration[6]));
+    }
+}

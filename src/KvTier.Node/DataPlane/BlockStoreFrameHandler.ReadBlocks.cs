@@ -18,11 +18,11 @@ public sealed partial class BlockStoreFrameHandler
     /// Leases every requested block (the engine verifies each chunk's checksum as it grants the lease), answers with the
     /// statuses and chunk lengths and checksums, then sends the chunks layer-major straight from the arena and releases
     /// the leases once the last byte left. Nothing is copied or hashed again: the lease keeps the extents from being
-    /// evicted, moved or reused until the send is done, and a send that would outlive it closes the connection.
+    /// evicted, moved or reused until the send is done, and a send that would outlive it closes the connection. A split
+    /// read (<see cref="Opcode.ReadBlocksSplit"/>) copies each chunk's first bytes into the head and sends only the rest.
     /// </summary>
-    private ValueTask ReadBlocksAsync(ReadOnlySpan<byte> body, FrameResponder responder, CancellationToken cancellationToken)
+    private ValueTask ReadBlocksAsync(in ReadBlocksRequest request, bool split, FrameResponder responder, CancellationToken cancellationToken)
     {
-        var request = ReadBlocksRequest.Read(body, limits);
         if (!namespaces.TryGet(request.Namespace, out var kvNamespace))
         {
             return RefuseNamespaceAsync(request.Namespace, responder, cancellationToken);
@@ -35,17 +35,35 @@ public sealed partial class BlockStoreFrameHandler
                 $"Layer range {request.FirstLayer}+{request.LayerCount} is outside the namespace's {layers} layers.");
         }
 
-        var answer = new PooledAnswer(request.Keys.Count, request.LayerCount);
+        var headBytes = request.ChunkHeadBytes;
+        var head = split
+            ? ReadBlocksResponse.MeasureSplitHead(request.Keys.Count, request.LayerCount, headBytes)
+            : ReadBlocksResponse.MeasureHead(request.Keys.Count, request.LayerCount);
+        if (head > limits.MaxBodyBytes)
+        {
+            throw new ProtocolViolationException($"A {head}-byte answer head is over the {limits.MaxBodyBytes}-byte body limit.");
+        }
+
+        var answer = new PooledAnswer(request.Keys.Count, request.LayerCount, head);
         try
         {
             var leaseTime = options.Timing.MaxLease;
             // Taken before the engine grants the leases, so ours ends no later than theirs.
             var deadline = leases.DeadlineAfter(leaseTime);
-            LeaseAll(request, leaseTime, answer);
-            var head = ReadBlocksResponse.MeasureHead(answer.Blocks, answer.Layers);
+            LeaseAll(request, leaseTime, head, answer);
             var writer = new BodyWriter(answer.Head.AsSpan(0, head));
-            ReadBlocksResponse.WriteHead(ref writer, answer.Layers, answer.Statuses.AsSpan(0, answer.Blocks),
-                answer.Chunks.AsSpan(0, answer.Blocks * answer.Layers));
+            var statuses = answer.Statuses.AsSpan(0, answer.Blocks);
+            var chunks = answer.Chunks.AsSpan(0, answer.Blocks * answer.Layers);
+            if (split)
+            {
+                ReadBlocksResponse.WriteSplitHead(ref writer, answer.Layers, headBytes, statuses, chunks);
+                CopyChunkHeads(answer, headBytes);
+            }
+            else
+            {
+                ReadBlocksResponse.WriteHead(ref writer, answer.Layers, statuses, chunks);
+            }
+
             var segments = 0;
             answer.Segments[segments++] = answer.Head.AsMemory(0, head);
             for (var layer = 0; layer < answer.Layers; layer++)
@@ -55,7 +73,11 @@ public sealed partial class BlockStoreFrameHandler
                     if (answer.Statuses[block] == FrameStatus.Ok)
                     {
                         var chunk = (block * answer.Layers) + layer;
-                        answer.Segments[segments++] = arena.Slice(answer.Offsets[chunk], answer.Chunks[chunk].Length);
+                        var skip = split ? Math.Min(headBytes, answer.Chunks[chunk].Length) : 0;
+                        if (answer.Chunks[chunk].Length > skip)
+                        {
+                            answer.Segments[segments++] = arena.Slice(answer.Offsets[chunk] + skip, answer.Chunks[chunk].Length - skip);
+                        }
                     }
                 }
             }
@@ -70,10 +92,30 @@ public sealed partial class BlockStoreFrameHandler
         }
     }
 
-    private void LeaseAll(in ReadBlocksRequest request, TimeSpan leaseTime, PooledAnswer answer)
+    /// <summary>Copies each leased chunk's first bytes from the arena into its place in a split head.</summary>
+    private void CopyChunkHeads(PooledAnswer answer, int headBytes)
+    {
+        var head = answer.Head.AsSpan();
+        for (var block = 0; block < answer.Blocks; block++)
+        {
+            if (answer.Statuses[block] != FrameStatus.Ok)
+            {
+                continue;
+            }
+
+            for (var layer = 0; layer < answer.Layers; layer++)
+            {
+                var chunk = (block * answer.Layers) + layer;
+                var length = Math.Min(headBytes, answer.Chunks[chunk].Length);
+                arena.Slice(answer.Offsets[chunk], length).Span.CopyTo(ReadBlocksResponse.SplitChunkHead(head, answer.Blocks, headBytes, chunk));
+            }
+        }
+    }
+
+    private void LeaseAll(in ReadBlocksRequest request, TimeSpan leaseTime, int headBytes, PooledAnswer answer)
     {
         var layers = answer.Layers;
-        long bytes = ReadBlocksResponse.MeasureHead(answer.Blocks, layers);
+        long bytes = headBytes;
         Span<StoredExtent> stored = answer.Stored.AsSpan(0, layers);
         for (var block = 0; block < answer.Blocks; block++)
         {
@@ -128,7 +170,7 @@ public sealed partial class BlockStoreFrameHandler
     /// <summary>The pooled state of one ReadBlocks answer, alive until its send completes.</summary>
     private sealed class PooledAnswer
     {
-        public PooledAnswer(int blocks, int layers)
+        public PooledAnswer(int blocks, int layers, int headBytes)
         {
             Blocks = blocks;
             Layers = layers;
@@ -139,7 +181,7 @@ public sealed partial class BlockStoreFrameHandler
             LeaseIds = ArrayPool<ulong>.Shared.Rent(Math.Max(1, blocks));
             Segments = ArrayPool<ReadOnlyMemory<byte>>.Shared.Rent(chunks + 1);
             Stored = ArrayPool<StoredExtent>.Shared.Rent(Math.Max(1, layers));
-            Head = ArrayPool<byte>.Shared.Rent(ReadBlocksResponse.MeasureHead(blocks, layers));
+            Head = ArrayPool<byte>.Shared.Rent(headBytes);
             Chunks.AsSpan(0, blocks * layers).Clear();
         }
 

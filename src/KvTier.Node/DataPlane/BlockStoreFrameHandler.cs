@@ -85,7 +85,8 @@ public sealed partial class BlockStoreFrameHandler : IFrameHandler
             Opcode.WriteExtents => WriteExtentsAsync(body, responder, cancellationToken),
             Opcode.CommitBlocks => CommitBlocksAsync(body, responder, cancellationToken),
             Opcode.ContainsBlocks => ContainsBlocksAsync(body, responder, cancellationToken),
-            Opcode.ReadBlocks => ReadBlocksAsync(body, responder, cancellationToken),
+            Opcode.ReadBlocks => ReadBlocksAsync(ReadBlocksRequest.Read(body, limits), split: false, responder, cancellationToken),
+            Opcode.ReadBlocksSplit => ReadBlocksAsync(ReadBlocksRequest.ReadSplit(body, limits), split: true, responder, cancellationToken),
             Opcode.PutBlocks => PutBufferedAsync(request, responder, cancellationToken),
             _ => throw new ProtocolViolationException($"Opcode {request.Header.Opcode} is not served by a cache node."),
         };

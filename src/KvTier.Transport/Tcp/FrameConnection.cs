@@ -29,6 +29,7 @@ public sealed class FrameConnection : IAsyncDisposable
     private readonly List<ArraySegment<byte>> gathered = [];
     private readonly Task receiveLoop;
     private long nextRequestId;
+    private int inFlight;
     private Exception? failure;
 
     private FrameConnection(Socket socket, Stream stream, FrameLimits limits)
@@ -53,8 +54,8 @@ public sealed class FrameConnection : IAsyncDisposable
     /// <summary>Whether the node understands <paramref name="opcode"/> (it speaks the version that introduced it).</summary>
     public bool Supports(Opcode opcode) => PeerVersion >= OpcodeVersions.IntroducedIn(opcode);
 
-    /// <summary>Requests sent and not answered yet.</summary>
-    public int InFlight => pending.Count;
+    /// <summary>Requests sent whose answer has not been received in full yet.</summary>
+    public int InFlight => Volatile.Read(ref inFlight);
 
     /// <summary>Connects to a node's data plane in plain text, without an Authenticate frame (a node that requires
     /// authentication refuses the first request).</summary>
@@ -121,6 +122,20 @@ public sealed class FrameConnection : IAsyncDisposable
             throw new ArgumentException($"Request body of {body.Length} bytes is over the {limits.MaxBodyBytes}-byte limit.", nameof(body));
         }
 
+        Interlocked.Increment(ref inFlight);
+        try
+        {
+            return await SendAndReceiveAsync(opcode, body, sink, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref inFlight);
+        }
+    }
+
+    private async ValueTask<FrameHeader> SendAndReceiveAsync(Opcode opcode, ReadOnlySequence<byte> body, IResponseSink sink,
+        CancellationToken cancellationToken)
+    {
         ThrowIfFailed();
         var requestId = (ulong)Interlocked.Increment(ref nextRequestId);
         var request = new PendingRequest(opcode, sink);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Net.Sockets;
 
 namespace KvTier.Transport.Tcp;
 
@@ -11,10 +12,16 @@ public sealed class FrameResponder
     private const int CoalesceBytes = 4096;
     private readonly Stream stream;
     private readonly byte[] sendBuffer = new byte[CoalesceBytes];
+    // Set for a plain TCP connection, whose answers leave through gathered sends (TLS must go through its stream).
+    private readonly Socket? socket;
     private CancellationTokenSource? sendGuard;
     private FrameHeader request;
 
-    internal FrameResponder(Stream stream) => this.stream = stream;
+    internal FrameResponder(Stream stream)
+    {
+        this.stream = stream;
+        socket = GatheredSend.IsSupported && stream is NetworkStream plain ? plain.Socket : null;
+    }
 
     /// <summary>Whether the current request was answered.</summary>
     public bool HasResponded { get; private set; }
@@ -101,10 +108,17 @@ public sealed class FrameResponder
         using var stopping = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), guard);
         try
         {
-            await stream.WriteAsync(sendBuffer.AsMemory(0, headLength), guard.Token);
-            for (var i = first; i < segments.Length; i++)
+            if (socket is not null)
             {
-                await stream.WriteAsync(segments.Span[i], guard.Token);
+                await SendGatheredAsync(socket, sendBuffer.AsMemory(0, headLength), segments[first..], guard.Token);
+            }
+            else
+            {
+                await stream.WriteAsync(sendBuffer.AsMemory(0, headLength), guard.Token);
+                for (var i = first; i < segments.Length; i++)
+                {
+                    await stream.WriteAsync(segments.Span[i], guard.Token);
+                }
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -124,6 +138,41 @@ public sealed class FrameResponder
         if (Stopwatch.GetElapsedTime(started) >= validFor)
         {
             throw new IOException($"The {request.Opcode} answer to request {request.RequestId} finished after its bytes stopped being valid; closing the connection.");
+        }
+    }
+
+    /// <summary>Sends the head and the segments with as few system calls as the socket allows: one gathered send for
+    /// as much as its buffer takes, and when it is full, an ordinary write of the next segment (which waits for room)
+    /// before the next gathered send.</summary>
+    private async ValueTask SendGatheredAsync(Socket socket, ReadOnlyMemory<byte> head, ReadOnlyMemory<ReadOnlyMemory<byte>> segments,
+        CancellationToken cancellationToken)
+    {
+        var all = ArrayPool<ReadOnlyMemory<byte>>.Shared.Rent(segments.Length + 1);
+        try
+        {
+            all[0] = head;
+            segments.CopyTo(all.AsMemory(1));
+            var next = 0;
+            var count = segments.Length + 1;
+            while (next < count)
+            {
+                var sent = GatheredSend.SendAvailable(socket, all.AsSpan(next, count - next));
+                while (next < count && sent >= all[next].Length)
+                {
+                    sent -= all[next++].Length;
+                }
+
+                if (next < count)
+                {
+                    // The socket's buffer is full: wait for room by writing the rest of this segment the ordinary way.
+                    await stream.WriteAsync(all[next][(int)sent..], cancellationToken);
+                    next++;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<ReadOnlyMemory<byte>>.Shared.Return(all, clearArray: true);
         }
     }
 

@@ -172,6 +172,30 @@ internal sealed class DataPlaneNode : IAsyncDisposable
         return (header, statuses, chunks, response[head..]);
     }
 
+    /// <summary>ReadBlocksSplit: the header, then (when Ok) the statuses, chunk descriptions, each chunk's first
+    /// <paramref name="headBytes"/> bytes as the head carries them, and the payload bytes after the head.</summary>
+    public async Task<(FrameHeader Header, FrameStatus[] Statuses, ChunkDeclaration[] Chunks, byte[][] Heads, byte[] Payloads)> ReadBlocksSplitAsync(
+        NamespaceId ns, int firstLayer, int layerCount, int headBytes, params BlockKey[] keys)
+    {
+        var body = new byte[ReadBlocksRequest.MeasureSplitBody(keys.Length)];
+        ReadBlocksRequest.WriteSplit(body, ns, firstLayer, layerCount, headBytes, keys);
+        var (header, response) = await SendAsync(Opcode.ReadBlocksSplit, body);
+        if (header.Status != FrameStatus.Ok)
+        {
+            return (header, [], [], [], response);
+        }
+
+        var statuses = new FrameStatus[keys.Length];
+        var chunks = new ChunkDeclaration[keys.Length * layerCount];
+        var head = ReadBlocksResponse.MeasureSplitHead(keys.Length, layerCount, headBytes);
+        var payload = ReadBlocksResponse.ReadSplitHead(response.AsSpan(0, head), FrameLimits.Default, keys.Length, layerCount, headBytes, statuses, chunks);
+        Assert.Equal(head + payload, response.Length);
+        var heads = Enumerable.Range(0, chunks.Length)
+            .Select(c => ReadBlocksResponse.SplitChunkHead((ReadOnlySpan<byte>)response.AsSpan(0, head), keys.Length, headBytes, c).ToArray())
+            .ToArray();
+        return (header, statuses, chunks, heads, response[head..]);
+    }
+
     public static BlockKey Key(int value) => new((ulong)value, 0xabcdef);
 
     public async ValueTask DisposeAsync()

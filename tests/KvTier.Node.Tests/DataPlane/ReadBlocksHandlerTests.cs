@@ -29,6 +29,58 @@ public sealed class ReadBlocksHandlerTests
     }
 
     [Fact]
+    public async Task A_split_read_carries_each_chunks_first_bytes_in_the_head_and_the_rest_layer_major_after_it()
+    {
+        await using var node = await DataPlaneNode.StartAsync();
+        var first = await node.PutAsync(DataPlaneNode.Key(1), seed: 11);
+        var third = await node.PutAsync(DataPlaneNode.Key(3), seed: 13);
+
+        var (header, statuses, chunks, heads, payloads) = await node.ReadBlocksSplitAsync(Ns, 0, 2, 32,
+            DataPlaneNode.Key(1), DataPlaneNode.Key(2), DataPlaneNode.Key(3));
+
+        Assert.Equal(FrameStatus.Ok, header.Status);
+        Assert.Equal([FrameStatus.Ok, FrameStatus.NotFound, FrameStatus.Ok], statuses);
+        Assert.Equal([first[0].Length, first[1].Length, 0, 0, third[0].Length, third[1].Length], chunks.Select(c => c.Length));
+        Assert.Equal([first[0][..32], first[1][..32], new byte[32], new byte[32], third[0][..32], third[1][..32]], heads);
+        Assert.Equal([.. first[0][32..], .. third[0][32..], .. first[1][32..], .. third[1][32..]], payloads);
+        Assert.Equal(0, node.Handler.OpenLeases);
+    }
+
+    [Fact]
+    public async Task A_split_read_with_empty_heads_sends_the_same_bytes_as_ReadBlocks()
+    {
+        await using var node = await DataPlaneNode.StartAsync();
+        await node.PutAsync(DataPlaneNode.Key(1), seed: 12);
+        await node.PutAsync(DataPlaneNode.Key(2), seed: 15);
+
+        var (_, _, plainChunks, plain) = await node.ReadBlocksAsync(Ns, 0, 2, DataPlaneNode.Key(1), DataPlaneNode.Key(2));
+        var (_, _, splitChunks, heads, payloads) = await node.ReadBlocksSplitAsync(Ns, 0, 2, 0, DataPlaneNode.Key(1), DataPlaneNode.Key(2));
+
+        Assert.Equal(plainChunks, splitChunks);
+        Assert.All(heads, Assert.Empty);
+        Assert.Equal(plain, payloads);
+    }
+
+    [Fact]
+    public async Task A_split_read_of_a_corrupt_block_answers_Corrupt_with_neither_head_bytes_nor_payload()
+    {
+        await using var node = await DataPlaneNode.StartAsync();
+        await node.PutAsync(DataPlaneNode.Key(1), seed: 14);
+        var (_, blocks, extents) = await node.LeaseAsync(Ns, DataPlaneNode.Key(1));
+        await node.HandlesAsync(Opcode.ReleaseLeases, blocks[0].Handle);
+        unsafe
+        {
+            ((byte*)node.Engine.ArenaAddress)[(long)extents[0].Offset + 3] ^= 0x10;
+        }
+
+        var (_, statuses, _, heads, payloads) = await node.ReadBlocksSplitAsync(Ns, 0, 2, 32, DataPlaneNode.Key(1));
+
+        Assert.Equal([FrameStatus.Corrupt], statuses);
+        Assert.All(heads, head => Assert.Equal(new byte[32], head));
+        Assert.Empty(payloads);
+    }
+
+    [Fact]
     public async Task A_layer_range_sends_only_those_layers()
     {
         await using var node = await DataPlaneNode.StartAsync();
