@@ -32,8 +32,8 @@ foreach (var arg in args)
 
 var duration = TimeSpan.FromSeconds(seconds);
 Console.WriteLine($"# {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:u}, {seconds} s per cell");
-Console.WriteLine("| op | block | batch | clients | system | GB/s | p50 ms | p99 ms | ratio vs raw | ratio vs redis |");
-Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|");
+Console.WriteLine("| op | block | batch | clients | system | GB/s | p50 ms | p99 ms | ratio vs raw | ratio vs raw, same payloads | ratio vs redis |");
+Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
 var (redisProcess, redisEndpoint) = await LocalRedisServer.StartAsync();
 var cells = ops.Length * blockSizes.Length * clientCounts.Length;
 var cell = 0;
@@ -62,7 +62,8 @@ try
             throw new InvalidOperationException($"Setup stored {stored} and found {full.HitCount} of {blocks} blocks.");
         }
 
-        await using var raw = RawSocket.Start(checked((int)batchBytes));
+        await using var raw = RawSocket.Start(source, checked((int)batchBytes));
+        var batchOffsets = Enumerable.Range(0, blocks - batch).Select(first => first * blockBytes).ToArray();
         await redis.FillAsync(blocks, blockBytes, source);
         var storeCounter = 1L << 40;
         foreach (var op in ops)
@@ -75,6 +76,10 @@ try
                 if (systems.Contains("raw"))
                 {
                     figures["raw socket"] = await raw.MeasureAsync(!loads, (int)batchBytes, clients, duration);
+                    if (loads)
+                    {
+                        figures[SamePayloads] = await raw.MeasureAsync(false, (int)batchBytes, clients, duration, batchOffsets);
+                    }
                 }
 
                 if (systems.Contains("redis"))
@@ -126,12 +131,21 @@ finally
 static void Print(string op, int blockKiB, int batch, int clients, long batchBytes, Dictionary<string, Figures> figures)
 {
     var rawRate = figures.TryGetValue("raw socket", out var r) ? r.PerSecond : double.NaN;
+    var sameRate = figures.TryGetValue(SamePayloads, out var same) ? same.PerSecond : double.NaN;
     var redisRate = figures.FirstOrDefault(f => f.Key.StartsWith("redis", StringComparison.Ordinal)).Value.PerSecond;
-    foreach (var (name, f) in figures.OrderBy(f => f.Key == "kvtier" ? 0 : f.Key == "raw socket" ? 1 : 2))
+    foreach (var (name, f) in figures.OrderBy(f => f.Key == "kvtier" ? 0 : f.Key == "raw socket" ? 1 : f.Key == SamePayloads ? 2 : 3))
     {
-        var vsRaw = name == "raw socket" || double.IsNaN(rawRate) ? "" : $"{f.PerSecond / rawRate:F2}x";
+        var vsRaw = name.StartsWith("raw", StringComparison.Ordinal) || double.IsNaN(rawRate) ? "" : $"{f.PerSecond / rawRate:F2}x";
+        var vsSame = name.StartsWith("raw", StringComparison.Ordinal) || double.IsNaN(sameRate) ? "" : $"{f.PerSecond / sameRate:F2}x";
         var vsRedis = name.StartsWith("redis", StringComparison.Ordinal) || redisRate == 0 ? "" : $"{f.PerSecond / redisRate:F2}x";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {op} | {blockKiB} KiB | {batch} | {clients} | {name} | {f.PerSecond * batchBytes / 1e9:F2} | {f.P50Ms:F2} | {f.P99Ms:F2} | {vsRaw} | {vsRedis} |"));
+            $"| {op} | {blockKiB} KiB | {batch} | {clients} | {name} | {f.PerSecond * batchBytes / 1e9:F2} | {f.P50Ms:F2} | {f.P99Ms:F2} | {vsRaw} | {vsSame} | {vsRedis} |"));
     }
+}
+
+internal static partial class Program
+{
+    /// <summary>The raw download of a random batch of the 64 MiB of distinct blocks the node and redis serve (cold
+    /// like theirs), beside the raw download of the same hot bytes every time.</summary>
+    private const string SamePayloads = "raw socket, same payloads";
 }

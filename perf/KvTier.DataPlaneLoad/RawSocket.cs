@@ -5,10 +5,12 @@ using System.Net.Sockets;
 namespace KvTier.DataPlaneLoad;
 
 /// <summary>
-/// The baseline: a loopback socket server with no protocol beyond an 8-byte request (<c>op u32 | length u32</c>).
-/// Download (op 0): the server answers with <c>length</c> bytes from a fixed buffer. Upload (op 1): the client sends
-/// <c>length</c> bytes after the request, the server reads them into a fixed buffer and answers 8 bytes. No parsing,
-/// no checksums, no copies beyond the kernel's.
+/// The baseline: a loopback socket server with no protocol beyond a 16-byte request (<c>op u32 | length u32 |
+/// offset u64</c>). Download (op 0): the server answers with <c>length</c> bytes of its corpus from <c>offset</c>.
+/// Upload (op 1): the client sends <c>length</c> bytes after the request, the server reads them into a fixed buffer and
+/// answers 8 bytes. No parsing, no checksums, no copies beyond the kernel's. Downloads run in two ways: always from
+/// offset 0 (the same bytes every time, hot in the caches: the figure the goal compares with), or from a random batch
+/// of the same corpus of distinct blocks the node and redis serve (the same payloads, as cold as theirs).
 /// </summary>
 internal sealed class RawSocket : IAsyncDisposable
 {
@@ -17,24 +19,30 @@ internal sealed class RawSocket : IAsyncDisposable
     private readonly Socket listener;
     private readonly Task accepting;
 
-    private RawSocket(Socket listener, int maxPayload)
+    private readonly byte[] corpus;
+
+    private RawSocket(Socket listener, byte[] corpus, int maxPayload)
     {
         this.listener = listener;
+        this.corpus = corpus;
         accepting = Task.Run(() => AcceptAsync(maxPayload));
     }
 
     public EndPoint EndPoint => listener.LocalEndPoint!;
 
-    public static RawSocket Start(int maxPayload)
+    /// <summary>Serves downloads from <paramref name="corpus"/> (shared, read only) and takes uploads of up to
+    /// <paramref name="maxPayload"/> bytes.</summary>
+    public static RawSocket Start(byte[] corpus, int maxPayload)
     {
         var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(64);
-        return new RawSocket(listener, maxPayload);
+        return new RawSocket(listener, corpus, maxPayload);
     }
 
-    /// <summary>Batched downloads (<paramref name="upload"/> false) or uploads of <paramref name="payload"/> bytes per operation.</summary>
-    public async Task<Figures> MeasureAsync(bool upload, int payload, int clients, TimeSpan duration)
+    /// <summary>Batched downloads (<paramref name="upload"/> false) or uploads of <paramref name="payload"/> bytes per
+    /// operation; with <paramref name="batchOffsets"/>, each download starts at a random one of them (in bytes).</summary>
+    public async Task<Figures> MeasureAsync(bool upload, int payload, int clients, TimeSpan duration, int[]? batchOffsets = null)
     {
         var sockets = new List<Socket>();
         try
@@ -50,16 +58,18 @@ internal sealed class RawSocket : IAsyncDisposable
 
                 var data = new byte[payload];
                 new Random(3).NextBytes(data);
-                return (Socket: socket, Data: data, Request: new byte[8]);
-            }, async (state, _) =>
+                return (Socket: socket, Data: data, Request: new byte[16]);
+            }, async (state, random) =>
             {
                 BinaryPrimitives.WriteUInt32LittleEndian(state.Request, upload ? Upload : Download);
                 BinaryPrimitives.WriteInt32LittleEndian(state.Request.AsSpan(4), payload);
+                var offset = batchOffsets is null || upload ? 0 : batchOffsets[random.Next(batchOffsets.Length)];
+                BinaryPrimitives.WriteInt64LittleEndian(state.Request.AsSpan(8), offset);
                 await state.Socket.SendAsync(state.Request);
                 if (upload)
                 {
                     await SendAllAsync(state.Socket, state.Data);
-                    await ReceiveAllAsync(state.Socket, state.Request);
+                    await ReceiveAllAsync(state.Socket, state.Request.AsMemory(0, 8));
                 }
                 else
                 {
@@ -96,16 +106,15 @@ internal sealed class RawSocket : IAsyncDisposable
                 return;
             }
 
-            _ = Task.Run(() => ServeAsync(socket, maxPayload));
+            _ = Task.Run(() => ServeAsync(socket, corpus, maxPayload));
         }
     }
 
-    private static async Task ServeAsync(Socket socket, int maxPayload)
+    private static async Task ServeAsync(Socket socket, byte[] corpus, int maxPayload)
     {
         using var connection = socket;
         var data = new byte[maxPayload];
-        new Random(2).NextBytes(data);
-        var request = new byte[8];
+        var request = new byte[16];
         try
         {
             while (await ReceiveAllAsync(connection, request))
@@ -115,11 +124,12 @@ internal sealed class RawSocket : IAsyncDisposable
                 if (op == Upload)
                 {
                     await ReceiveAllAsync(connection, data.AsMemory(0, length));
-                    await SendAllAsync(connection, request);
+                    await SendAllAsync(connection, request.AsMemory(0, 8));
                 }
                 else
                 {
-                    await SendAllAsync(connection, data.AsMemory(0, length));
+                    var offset = (int)BinaryPrimitives.ReadInt64LittleEndian(request.AsSpan(8));
+                    await SendAllAsync(connection, corpus.AsMemory(offset, length));
                 }
             }
         }
