@@ -235,14 +235,15 @@ internal sealed class RdmaNodeChannel : INodeChannel
         logger.Log(level, "Data plane of node {NodeId} ({Peer}): {Transport}", node.Id, Peer, reason);
     }
 
-    private async ValueTask ReadOverRdmaAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
+    /// <summary>Leases the request's blocks over a pooled TCP connection; null (every block answered with the node's
+    /// status) when the node refused the whole request.</summary>
+    private async ValueTask<(Transport.Tcp.FrameConnection Connection, (BlockExtents[] Blocks, ChunkExtent[] Extents)? Lease)> LeaseAsync(
+        BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(cancellationToken);
-        BlockExtents[] blocks;
-        ChunkExtent[] extents;
         try
         {
-            (blocks, extents) = await LeaseCalls.LeaseAsync(connection, options.Limits, request, options.LeaseDuration, cancellationToken);
+            return (connection, await LeaseCalls.LeaseAsync(connection, options.Limits, request, options.LeaseDuration, cancellationToken));
         }
         catch (NodeRequestException refused)
         {
@@ -251,9 +252,19 @@ internal sealed class RdmaNodeChannel : INodeChannel
                 receiver.BlockAnswered(b, refused.Status);
             }
 
+            return (connection, null);
+        }
+    }
+
+    private async ValueTask ReadOverRdmaAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
+    {
+        var (connection, lease) = await LeaseAsync(request, receiver, cancellationToken);
+        if (lease is not { } granted)
+        {
             return;
         }
 
+        var (blocks, extents) = granted;
         var leases = blocks.Where(b => b.Status == FrameStatus.Ok).Select(b => b.Handle).ToArray();
         await staging.WaitAsync(cancellationToken);
         try
@@ -293,23 +304,13 @@ internal sealed class RdmaNodeChannel : INodeChannel
             throw new IOException($"Node {node.Id} ({Peer}): the direct load target cannot be registered: {error.Message}", error);
         }
 
-        var connection = await pool.GetAsync(cancellationToken);
-        BlockExtents[] blocks;
-        ChunkExtent[] extents;
-        try
+        var (connection, lease) = await LeaseAsync(request, receiver, cancellationToken);
+        if (lease is not { } granted)
         {
-            (blocks, extents) = await LeaseCalls.LeaseAsync(connection, options.Limits, request, options.LeaseDuration, cancellationToken);
-        }
-        catch (NodeRequestException refused)
-        {
-            for (var b = 0; b < request.Keys.Length; b++)
-            {
-                receiver.BlockAnswered(b, refused.Status);
-            }
-
             return;
         }
 
+        var (blocks, extents) = granted;
         var leases = blocks.Where(b => b.Status == FrameStatus.Ok).Select(b => b.Handle).ToArray();
         var usable = new bool[blocks.Length];
         for (var b = 0; b < blocks.Length; b++)

@@ -134,22 +134,12 @@ public sealed partial class BlockStoreFrameHandler : IStreamedFrameHandler
             {
                 var block = blocks[i];
                 held[i] = default;
-                if (block.ChunkCount != layers)
+                if (!TryDeclare(ns, layers, block, chunks, infos, out var id))
                 {
-                    // One chunk per layer: a block of another shape could never be read by layer range.
-                    logger.LogInformation("Refused block {Key}: {Chunks} chunks, the namespace has {Layers} layers", block.Key, block.ChunkCount, layers);
                     statuses[i] = FrameStatus.BadRequest;
                     continue;
                 }
 
-                for (var c = 0; c < block.ChunkCount; c++)
-                {
-                    var declared = chunks[block.FirstChunk + c];
-                    infos[c] = new ChunkInfo(declared.Length, declared.Checksum);
-                }
-
-                var id = new BlockId(ns, block.Key);
-                anchors?.Record(id, block.Anchor);
                 statuses[i] = Reserve(id, infos.AsSpan(0, block.ChunkCount), timeout, out held[i]);
             }
         }

@@ -288,23 +288,12 @@ public sealed partial class BlockStoreFrameHandler : IFrameHandler
             for (var i = 0; i < count; i++)
             {
                 var block = blocks[i];
-                if (block.ChunkCount != layers)
+                if (!TryDeclare(ns, layers, block, chunks, infos, out var id))
                 {
-                    // One chunk per layer: a block of another shape could never be leased by layer range.
-                    logger.LogInformation("Refused block {Key}: {Chunks} chunks, the namespace has {Layers} layers", block.Key, block.ChunkCount, layers);
                     BlockExtentsResponse.WriteBlock(ref writer, FrameStatus.BadRequest, 0, []);
                     continue;
                 }
 
-                for (var c = 0; c < block.ChunkCount; c++)
-                {
-                    var declared = chunks[block.FirstChunk + c];
-                    infos[c] = new ChunkInfo(declared.Length, declared.Checksum);
-                }
-
-                var id = new BlockId(ns, block.Key);
-                // The node publishes and unpublishes the block itself once committed or evicted: keep its anchor.
-                anchors?.Record(id, block.Anchor);
                 ReserveOne(id, infos.AsSpan(0, block.ChunkCount), timeout, extents, ref writer);
             }
 
@@ -324,6 +313,29 @@ public sealed partial class BlockStoreFrameHandler : IFrameHandler
             ArrayPool<ChunkInfo>.Shared.Return(infos);
             ArrayPool<WireExtent>.Shared.Return(extents);
         }
+    }
+
+    /// <summary>Checks a block's shape (one chunk per layer: a block of another shape could never be read by layer
+    /// range), copies its chunk declarations into <paramref name="infos"/> and keeps its directory anchor (the node
+    /// publishes and unpublishes the block itself once committed or evicted); false when the shape is wrong.</summary>
+    private bool TryDeclare(NamespaceId ns, int layers, in BlockToReserve block, ReadOnlySpan<ChunkDeclaration> chunks, ChunkInfo[] infos,
+        out BlockId id)
+    {
+        id = new BlockId(ns, block.Key);
+        if (block.ChunkCount != layers)
+        {
+            logger.LogInformation("Refused block {Key}: {Chunks} chunks, the namespace has {Layers} layers", block.Key, block.ChunkCount, layers);
+            return false;
+        }
+
+        for (var c = 0; c < block.ChunkCount; c++)
+        {
+            var declared = chunks[block.FirstChunk + c];
+            infos[c] = new ChunkInfo(declared.Length, declared.Checksum);
+        }
+
+        anchors?.Record(id, block.Anchor);
+        return true;
     }
 
     private void ReserveOne(in BlockId id, ReadOnlySpan<ChunkInfo> chunks, TimeSpan timeout, WireExtent[] extents, ref BodyWriter writer)
