@@ -38,12 +38,8 @@ public sealed class ClientOverRdmaTests
         await using var node = await StartNodeAsync(ns);
         var log = new RecordingLogger();
         await using var client = new KvTierClient(node.Directory, Options(), log);
-        var chain = TestCluster.Chain(Blocks, seed: 11);
-        var source = TestCluster.RandomBlocks(ns, Blocks, seed: 12);
 
-        await client.StoreAsync(ns, chain, 0, source, Token);
-        var first = await LoadAsync(client, ns, chain, source.Length);
-        var second = await LoadAsync(client, ns, chain, source.Length);
+        var (source, first, second) = await StoreThenLoadTwiceAsync(client, ns, seed: 11);
         var channel = await RdmaChannelAsync(client, node.Info.Id);
 
         Assert.NotNull(node.RdmaServer);
@@ -315,12 +311,8 @@ public sealed class ClientOverRdmaTests
         using var fake = TestShim.UseFakeDevice();
         var log = new RecordingLogger();
         await using var client = new KvTierClient(node.Directory, Options(), log);
-        var chain = TestCluster.Chain(Blocks, seed: 41);
-        var source = TestCluster.RandomBlocks(ns, Blocks, seed: 42);
 
-        await client.StoreAsync(ns, chain, 0, source, Token);
-        var first = await LoadAsync(client, ns, chain, source.Length);
-        var second = await LoadAsync(client, ns, chain, source.Length);
+        var (source, first, second) = await StoreThenLoadTwiceAsync(client, ns, seed: 41);
         var channel = await RdmaChannelAsync(client, node.Info.Id);
 
         Assert.Null(node.RdmaServer);
@@ -416,6 +408,16 @@ public sealed class ClientOverRdmaTests
             tokens = new object[] { new { tenant = "a", sha256 = TenantTokens.HashOf(TenantToken), namespaces = new[] { ns.Id.ToString() } } },
         }));
         return path;
+    }
+
+    /// <summary>Stores <see cref="Blocks"/> random blocks, then loads them twice (the second load reuses the channel).</summary>
+    private static async Task<(byte[] Source, (LoadResult Result, byte[] Bytes) First, (LoadResult Result, byte[] Bytes) Second)>
+        StoreThenLoadTwiceAsync(KvTierClient client, KvNamespace ns, int seed)
+    {
+        var chain = TestCluster.Chain(Blocks, seed);
+        var source = TestCluster.RandomBlocks(ns, Blocks, seed + 1);
+        await client.StoreAsync(ns, chain, 0, source, Token);
+        return (source, await LoadAsync(client, ns, chain, source.Length), await LoadAsync(client, ns, chain, source.Length));
     }
 
     private static async Task<(LoadResult Result, byte[] Bytes)> LoadAsync(KvTierClient client, KvNamespace ns, BlockKey[] chain, int bytes)
