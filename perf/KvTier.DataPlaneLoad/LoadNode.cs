@@ -11,7 +11,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KvTier.DataPlaneLoad;
 
-/// <summary>One node in this process: storage engine, data-plane handler, FrameServer on loopback, in-process directory.</summary>
+/// <summary>One node in this process: storage engine (its arena shared through /dev/shm, so a client may load over
+/// shared memory), data-plane handler, FrameServer on loopback, in-process directory.</summary>
 internal sealed class LoadNode : IAsyncDisposable
 {
     private readonly StorageEngine engine;
@@ -28,12 +29,19 @@ internal sealed class LoadNode : IAsyncDisposable
 
     public static async Task<LoadNode> StartAsync(KvNamespace ns, long arenaBytes)
     {
-        var engine = StorageEngine.Open(new StorageOptions { HostArenaBytes = arenaBytes, TryLockMemory = false });
+        var engine = StorageEngine.Open(new StorageOptions
+        {
+            HostArenaBytes = arenaBytes,
+            TryLockMemory = false,
+            SharedMemoryDirectory = "/dev/shm",
+            SharedMemoryOwner = $"load-{Environment.ProcessId}",
+        });
         Prefault(engine);
         var registry = new NamespaceRegistry();
         registry.Register(ns);
         var handler = new BlockStoreFrameHandler(engine, registry, new NodeOptions(), NullLogger.Instance);
-        var server = new FrameServer(new IPEndPoint(IPAddress.Loopback, 0), handler, handler.Limits, NullLogger.Instance);
+        var server = new FrameServer(new IPEndPoint(IPAddress.Loopback, 0), handler,
+            new FrameServerOptions { Limits = handler.Limits, Instance = engine.SharedArena!.Instance }, NullLogger.Instance);
         server.Start();
         var directory = new InProcessBlockDirectory();
         await directory.RegisterNodeAsync(new NodeInfo(new NodeId(1), 1, server.LocalEndPoint.ToString(), "127.0.0.1:1", false,

@@ -2,13 +2,18 @@ using System.Diagnostics;
 
 namespace KvTier.DataPlaneLoad;
 
-/// <summary>Operations per second and latency percentiles of one cell.</summary>
-internal readonly record struct Figures(double PerSecond, double P50Ms, double P99Ms);
+/// <summary>Operations per second, latency percentiles and CPU time per operation (of every process taking part) of
+/// one cell.</summary>
+internal readonly record struct Figures(double PerSecond, double P50Ms, double P99Ms, double CpuMsPerOp);
 
 /// <summary>Runs one operation in a closed loop on N concurrent workers for a fixed time.</summary>
 internal static class Measurement
 {
     private static readonly TimeSpan WarmupTime = TimeSpan.FromSeconds(1);
+
+    /// <summary>Other processes whose CPU time counts (redis-server): on a machine where every system under test is
+    /// CPU-bound, CPU time per operation is the steadier figure, less moved by a neighbour's noise than GB/s.</summary>
+    public static List<Process> AlsoCounted { get; } = [];
 
     /// <summary>Warms up with at least <paramref name="warmup"/> operations and one second, then runs <paramref name="clients"/> workers for
     /// <paramref name="duration"/>; each worker owns the state <paramref name="workerState"/> makes for it.</summary>
@@ -26,6 +31,7 @@ internal static class Measurement
 
         var samples = new List<long>[clients];
         var states = Enumerable.Range(0, clients).Select(workerState).ToArray();
+        var cpuBefore = CpuTime();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(worker => Task.Run(async () =>
         {
@@ -39,8 +45,21 @@ internal static class Measurement
             }
         })));
         var elapsed = clock.Elapsed;
+        var cpu = CpuTime() - cpuBefore;
         var all = samples.SelectMany(s => s).Order().ToArray();
         double Ms(double p) => all[Math.Min(all.Length - 1, (int)(p * all.Length))] * 1e3 / Stopwatch.Frequency;
-        return new Figures(all.Length / elapsed.TotalSeconds, Ms(0.5), Ms(0.99));
+        return new Figures(all.Length / elapsed.TotalSeconds, Ms(0.5), Ms(0.99), cpu.TotalMilliseconds / all.Length);
+    }
+
+    private static TimeSpan CpuTime()
+    {
+        var total = Process.GetCurrentProcess().TotalProcessorTime;
+        foreach (var process in AlsoCounted)
+        {
+            process.Refresh();
+            total += process.TotalProcessorTime;
+        }
+
+        return total;
     }
 }

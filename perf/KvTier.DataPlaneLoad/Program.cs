@@ -11,10 +11,12 @@ using KvTier.Perf;
 // verified and decoded into the caller's buffer, stores encoded, reserved, written and committed), a raw loopback
 // socket that just moves the bytes, and redis-server (MGET for loads, pipelined SETs for stores).
 // Each operation moves one batch: 32 x 64 KiB or 4 x 2 MiB blocks (2 and 8 MiB per operation).
-//   KvTier.DataPlaneLoad [seconds per cell] [--ops=loads,stores] [--systems=kvtier,raw,redis] [--blocks=64,2048] [--clients=1,4,16]
+// "kvtier" is the client over the TCP data plane; "kvtier shm" the same client loading from the node's arena mapped
+// read-only (the node shares it through /dev/shm, as a node on the engine's host does; stores go over TCP).
+//   KvTier.DataPlaneLoad [seconds per cell] [--ops=loads,stores] [--systems=kvtier,shm,raw,redis] [--blocks=64,2048] [--clients=1,4,16]
 var seconds = 3.0;
 var ops = new[] { "loads", "stores" };
-var systems = new[] { "kvtier", "raw", "redis" };
+var systems = new[] { "kvtier", "shm", "raw", "redis" };
 var blockSizes = new[] { 64, 2048 };
 var clientCounts = new[] { 1, 4, 16 };
 foreach (var arg in args)
@@ -32,9 +34,10 @@ foreach (var arg in args)
 
 var duration = TimeSpan.FromSeconds(seconds);
 Console.WriteLine($"# {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:u}, {seconds} s per cell");
-Console.WriteLine("| op | block | batch | clients | system | GB/s | p50 ms | p99 ms | ratio vs raw | ratio vs raw, same payloads | ratio vs redis |");
-Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|");
+Console.WriteLine("| op | block | batch | clients | system | GB/s | p50 ms | p99 ms | CPU ms/op | ratio vs raw | ratio vs raw, same payloads | ratio vs redis |");
+Console.WriteLine("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|");
 var (redisProcess, redisEndpoint) = await LocalRedisServer.StartAsync();
+Measurement.AlsoCounted.Add(redisProcess);
 var cells = ops.Length * blockSizes.Length * clientCounts.Length;
 var cell = 0;
 try
@@ -54,7 +57,8 @@ try
         new Random(1).NextBytes(source);
 
         await using var node = await LoadNode.StartAsync(ns, 256L << 20);
-        await using var client = new KvTierClient(node.Directory, new KvTierClientOptions { ConnectionsPerNode = 4 });
+        await using var client = new KvTierClient(node.Directory, new KvTierClientOptions { ConnectionsPerNode = 4, UseSharedMemory = false });
+        await using var sharedClient = new KvTierClient(node.Directory, new KvTierClientOptions { ConnectionsPerNode = 4 });
         var stored = await client.StoreAsync(ns, chain, 0, source);
         var full = await client.LookupAsync(ns, chain);
         if (stored.Failed > 0 || full.HitCount != blocks)
@@ -118,6 +122,23 @@ try
                         });
                 }
 
+                if (loads && systems.Contains("shm"))
+                {
+                    figures["kvtier shm"] = await Measurement.RunAsync(clients, duration, _ => new byte[batchBytes], async (buffer, random) =>
+                    {
+                        var first = random.Next(0, blocks - batch);
+                        var result = await sharedClient.LoadAsync(ns, new PrefixLookup(full.Hits.Slice(first, batch)), buffer);
+                        if (result.LoadedBlocks != batch)
+                        {
+                            throw new InvalidOperationException($"Load returned {result.LoadedBlocks} of {batch}: {result.FirstFailure}");
+                        }
+                    });
+                    if (sharedClient.Transports.Values.Single() != KvTier.Rdma.DataPlaneTransport.SharedMemory)
+                    {
+                        throw new InvalidOperationException($"The shared-memory client loaded over {sharedClient.Transports.Values.Single()}.");
+                    }
+                }
+
                 Print(op, blockKiB, batch, clients, batchBytes, figures);
             }
         }
@@ -133,13 +154,13 @@ static void Print(string op, int blockKiB, int batch, int clients, long batchByt
     var rawRate = figures.TryGetValue("raw socket", out var r) ? r.PerSecond : double.NaN;
     var sameRate = figures.TryGetValue(SamePayloads, out var same) ? same.PerSecond : double.NaN;
     var redisRate = figures.FirstOrDefault(f => f.Key.StartsWith("redis", StringComparison.Ordinal)).Value.PerSecond;
-    foreach (var (name, f) in figures.OrderBy(f => f.Key == "kvtier" ? 0 : f.Key == "raw socket" ? 1 : f.Key == SamePayloads ? 2 : 3))
+    foreach (var (name, f) in figures.OrderBy(f => f.Key.StartsWith("kvtier", StringComparison.Ordinal) ? 0 : f.Key == "raw socket" ? 1 : f.Key == SamePayloads ? 2 : 3))
     {
         var vsRaw = name.StartsWith("raw", StringComparison.Ordinal) || double.IsNaN(rawRate) ? "" : $"{f.PerSecond / rawRate:F2}x";
         var vsSame = name.StartsWith("raw", StringComparison.Ordinal) || double.IsNaN(sameRate) ? "" : $"{f.PerSecond / sameRate:F2}x";
         var vsRedis = name.StartsWith("redis", StringComparison.Ordinal) || redisRate == 0 ? "" : $"{f.PerSecond / redisRate:F2}x";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {op} | {blockKiB} KiB | {batch} | {clients} | {name} | {f.PerSecond * batchBytes / 1e9:F2} | {f.P50Ms:F2} | {f.P99Ms:F2} | {vsRaw} | {vsSame} | {vsRedis} |"));
+            $"| {op} | {blockKiB} KiB | {batch} | {clients} | {name} | {f.PerSecond * batchBytes / 1e9:F2} | {f.P50Ms:F2} | {f.P99Ms:F2} | {f.CpuMsPerOp:F2} | {vsRaw} | {vsSame} | {vsRedis} |"));
     }
 }
 

@@ -191,9 +191,10 @@ public sealed class KvTierClient : IAsyncDisposable
             try
             {
                 var channel = await GetChannelAsync(node, cancellationToken);
-                if (channel is not RdmaNodeChannel rdma || !await rdma.UsesRdmaAsync(cancellationToken))
+                var rdma = channel is null ? null : NodeChannelFactory.RdmaOf(channel);
+                if (rdma is null || !await rdma.UsesRdmaAsync(cancellationToken))
                 {
-                    var why = (channel as RdmaNodeChannel)?.TransportReason ?? "the client's transport settings keep it on TCP";
+                    var why = rdma?.TransportReason ?? "the client's transport settings keep it on TCP";
                     return new DirectLoadCheck(false, channel is null ? $"node {node} is not live" : $"node {node} is reached over TCP ({why})");
                 }
 
@@ -319,6 +320,7 @@ public sealed class KvTierClient : IAsyncDisposable
 
     private static Rdma.DataPlaneTransport? TransportOf(INodeChannel channel) => channel switch
     {
+        SharedMemoryNodeChannel shared => shared.UsesInner ? TransportOf(shared.Inner) : shared.Transport,
         RdmaNodeChannel rdma => rdma.Transport,
         TcpNodeChannel => Rdma.DataPlaneTransport.Tcp,
         _ => null,

@@ -30,6 +30,12 @@ public sealed record KvTierClientOptions
     /// can, TCP otherwise). Leases, reservations and commits travel over TCP; RDMA carries the chunks of loads and stores.</summary>
     public DataPlaneTransportMode Transport { get; init; } = DataPlaneTransportMode.Auto;
 
+    /// <summary>Under <see cref="DataPlaneTransportMode.Auto"/>, load from a node on this host that shares its arena
+    /// (SharedMemory:Directory) by mapping its arena file read-only and copying leased blocks straight out of it,
+    /// verified as always (default true). A node elsewhere, or one whose file this process cannot open, is loaded from
+    /// over RDMA or TCP as before; stores never use the mapping.</summary>
+    public bool UseSharedMemory { get; init; } = true;
+
     /// <summary>Bytes of the registered host staging buffer each RDMA node channel reads chunks into before they are
     /// verified and decoded (a load larger than this is read in several rounds; one block must fit).</summary>
     public int RdmaStagingBytes { get; init; } = 32 << 20;

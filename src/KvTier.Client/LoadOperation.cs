@@ -225,7 +225,7 @@ internal sealed class LoadOperation : IDisposable
         {
             var channel = await client.GetChannelAsync(node, timeout.Token)
                 ?? throw new IOException($"Node {node} is not live in the directory.");
-            if (direct is not null && !(channel is RdmaNodeChannel rdma && await rdma.UsesRdmaAsync(timeout.Token)))
+            if (direct is not null && !(NodeChannelFactory.RdmaOf(channel) is { } rdma && await rdma.UsesRdmaAsync(timeout.Token)))
             {
                 throw new IOException($"Node {node} serves this client over TCP; a direct load needs RDMA.");
             }

@@ -67,15 +67,32 @@ internal sealed class NodeChannelFactory : IDisposable
         }
     }
 
-    public INodeChannel Open(NodeInfo node) => options.Transport == DataPlaneTransportMode.TcpOnly || tlsKeepsTcp
-        ? OpenTcp(node).Channel
-        : OpenRdma(node, null);
+    /// <summary>The node's channel: TCP or RDMA as the settings say, inside a shared-memory channel under
+    /// <see cref="DataPlaneTransportMode.Auto"/> with <see cref="KvTierClientOptions.UseSharedMemory"/> (loads from a
+    /// node on this host that shares its arena then skip the network stack).</summary>
+    public INodeChannel Open(NodeInfo node)
+    {
+        var (pool, tcp) = OpenTcp(node);
+        INodeChannel channel = options.Transport == DataPlaneTransportMode.TcpOnly || tlsKeepsTcp ? tcp : OpenRdma(node, pool, tcp, null);
+        return options.Transport == DataPlaneTransportMode.Auto && options.UseSharedMemory
+            ? new SharedMemoryNodeChannel(node, pool, channel, options, logger)
+            : channel;
+    }
+
+    /// <summary>The RDMA channel of a node's channel, inside a shared-memory channel or not; null when it has none.</summary>
+    public static RdmaNodeChannel? RdmaOf(INodeChannel channel) =>
+        channel as RdmaNodeChannel ?? (channel as SharedMemoryNodeChannel)?.Inner as RdmaNodeChannel;
 
     /// <summary>An RDMA channel whose queue-pair exchange goes through <paramref name="connector"/> (null: the node's
     /// control plane, ConnectRdma over gRPC).</summary>
     public RdmaNodeChannel OpenRdma(NodeInfo node, RdmaConnector? connector)
     {
         var (pool, tcp) = OpenTcp(node);
+        return OpenRdma(node, pool, tcp, connector);
+    }
+
+    private RdmaNodeChannel OpenRdma(NodeInfo node, NodeConnectionPool pool, TcpNodeChannel tcp, RdmaConnector? connector)
+    {
         var controlPlane = connector is null ? new ControlPlaneRdmaConnector(node.ControlPlaneAddress, connectionOptions, options.RequestTimeout) : null;
         return new RdmaNodeChannel(node, pool, tcp, this, connector ?? controlPlane!.ConnectAsync, controlPlane, options, logger);
     }

@@ -28,6 +28,7 @@ internal static class NodeConfiguration
         ["--http-port"] = "Http:Port",
         ["--arena-size"] = "Storage:ArenaSize",
         ["--nvme-dir"] = "Storage:NvmeDirectory",
+        ["--shm-dir"] = "SharedMemory:Directory",
         ["--nvme-size"] = "Storage:NvmeSize",
         ["--directory"] = "Directory:Kind",
         ["--redis"] = "Directory:Redis",

@@ -18,9 +18,9 @@ public readonly record struct FrameHeader(Opcode Opcode, FrameFlags Flags, Frame
     public const ushort Magic = 0x544B;
 
     /// <summary>Newest protocol version this build speaks (2 added ReadBlocks and Authenticate, 3 PutBlocks and
-    /// ReadBlocksSplit). A node tells a client its version in the answer to Authenticate, so the client uses no verb
+    /// ReadBlocksSplit, 4 MapArena and the node's run id in the Authenticate answer). A node tells a client its version in the answer to Authenticate, so the client uses no verb
     /// the node does not know.</summary>
-    public const byte Version = 3;
+    public const byte Version = 4;
 
     /// <summary>Oldest protocol version this build still accepts.</summary>
     public const byte MinVersion = 1;

@@ -20,7 +20,7 @@ public static class NamespaceScopedOpcodes
     /// <summary>Whether requests of <paramref name="opcode"/> act on no namespace (liveness, connection set-up, or
     /// handles the tenant was given).</summary>
     public static bool CarriesNoNamespace(Opcode opcode) => opcode is Opcode.Ping or Opcode.Authenticate or Opcode.ReadExtents
-        or Opcode.ReleaseLeases or Opcode.WriteExtents or Opcode.CommitBlocks;
+        or Opcode.ReleaseLeases or Opcode.WriteExtents or Opcode.CommitBlocks or Opcode.MapArena;
 
     /// <summary>The namespace a request acts on; false when its opcode carries none.</summary>
     /// <exception cref="ProtocolViolationException">The opcode carries a namespace but the body is too short to hold it.</exception>

@@ -47,9 +47,17 @@ public enum Opcode : byte
     /// to back, so a client lands the payloads straight in their final place, many per socket read.</summary>
     ReadBlocksSplit = 11,
 
+    /// <summary>Where the node's shared arena file is (protocol version 4), for a client on the same host to map it
+    /// read-only and copy leased extents straight out of it (the shared-memory counterpart of one-sided RDMA READs).
+    /// Empty request; the answer is a <see cref="Messages.MapArenaAnswer"/>, or a refusal with its reason as UTF-8 text
+    /// (<see cref="FrameStatus.BadRequest"/>: the node does not share its arena; <see cref="FrameStatus.Unauthorized"/>:
+    /// not with token holders).</summary>
+    MapArena = 12,
+
     /// <summary>Opens a connection: the body is the bearer token (UTF-8; empty without one). Answered by the listener
     /// itself, never by a handler: <see cref="FrameStatus.Ok"/> with a one-byte body naming the newest protocol
-    /// version the node speaks (from version 3; a version-2 node's answer is empty), or <see cref="FrameStatus.Unauthorized"/> with the
+    /// version the node speaks (from version 3; a version-2 node's answer is empty), followed from version 4 by the
+    /// 16-byte id of the node's run (a restarted node has a new one), or <see cref="FrameStatus.Unauthorized"/> with the
     /// reason as UTF-8 text, after which the node closes the connection. Where the node requires authentication it
     /// must be a connection's first frame. Numbered apart from the verbs, which grow from 1.</summary>
     Authenticate = 32,
@@ -65,6 +73,7 @@ public static class OpcodeVersions
     {
         Opcode.ReadBlocks or Opcode.Authenticate => 2,
         Opcode.PutBlocks or Opcode.ReadBlocksSplit => 3,
+        Opcode.MapArena => 4,
         _ => 1,
     };
 }

@@ -110,13 +110,18 @@ internal sealed class TestNode : IAsyncDisposable
 
     public bool Stopped { get; private set; }
 
-    public static async Task<TestNode> StartAsync(IBlockDirectory directory, ulong id, KvNamespace[] namespaces)
+    /// <summary>Starts a node; with <paramref name="sharedDirectory"/> its arena is shared through a file there, and
+    /// <paramref name="port"/> (0: any) lets a restarted node come back at the same address.</summary>
+    public static async Task<TestNode> StartAsync(IBlockDirectory directory, ulong id, KvNamespace[] namespaces, string? sharedDirectory = null,
+        NodeOptions? options = null, int port = 0)
     {
         var engine = StorageEngine.Open(new StorageOptions
         {
             HostArenaBytes = 32L << 20,
             TryHugeTlb = false,
             TryLockMemory = false,
+            SharedMemoryDirectory = sharedDirectory,
+            SharedMemoryOwner = $"test-{id}",
         });
         var registry = new NamespaceRegistry();
         foreach (var ns in namespaces)
@@ -124,8 +129,9 @@ internal sealed class TestNode : IAsyncDisposable
             registry.Register(ns);
         }
 
-        var handler = new BlockStoreFrameHandler(engine, registry, new NodeOptions(), ConsoleTestLogger.Instance);
-        var server = new FrameServer(new IPEndPoint(IPAddress.Loopback, 0), handler, handler.Limits, ConsoleTestLogger.Instance);
+        var handler = new BlockStoreFrameHandler(engine, registry, options ?? new NodeOptions(), ConsoleTestLogger.Instance);
+        var server = new FrameServer(new IPEndPoint(IPAddress.Loopback, port), handler,
+            new FrameServerOptions { Limits = handler.Limits, Instance = engine.SharedArena?.Instance ?? Guid.NewGuid() }, ConsoleTestLogger.Instance);
         server.Start();
         var info = new NodeInfo(new NodeId(id), 1, server.LocalEndPoint.ToString(), "127.0.0.1:1", false, engine.ArenaLength, engine.ArenaLength);
         await directory.RegisterNodeAsync(info, TimeSpan.FromMinutes(5));

@@ -428,8 +428,10 @@ public sealed class ClientOverRdmaTests
         return (result, destination);
     }
 
+    /// <summary>The node's RDMA channel (under Auto it sits inside the shared-memory channel; these nodes do not share
+    /// their arena, so it carries the loads).</summary>
     private static async Task<RdmaNodeChannel> RdmaChannelAsync(KvTierClient client, NodeId node) =>
-        Assert.IsType<RdmaNodeChannel>(await client.GetChannelAsync(node, Token));
+        Assert.IsType<RdmaNodeChannel>(NodeChannelFactory.RdmaOf((await client.GetChannelAsync(node, Token))!));
 
     /// <summary>Where each chunk of a stored block lies in the engine's arena (leased and released at once).</summary>
     private static KvTier.Storage.ChunkExtent[] Extents(StorageEngine engine, KvNamespace ns, BlockKey key)

@@ -10,6 +10,7 @@ namespace KvTier.Transport.Tests;
 public sealed class FrameServerAuthenticationTests : IAsyncLifetime
 {
     private readonly RecordingObserver observer = new();
+    private readonly Guid instance = Guid.NewGuid();
     private FrameServer server = null!;
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
@@ -17,7 +18,7 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
     public ValueTask InitializeAsync()
     {
         server = new FrameServer(new IPEndPoint(IPAddress.Loopback, 0), new PrincipalEchoHandler(),
-            new FrameServerOptions { Authenticator = new OneTokenAuthenticator(), Observer = observer }, NullLogger.Instance);
+            new FrameServerOptions { Authenticator = new OneTokenAuthenticator(), Observer = observer, Instance = instance }, NullLogger.Instance);
         server.Start();
         return ValueTask.CompletedTask;
     }
@@ -44,6 +45,16 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
 
         Assert.Equal(FrameHeader.Version, authenticated.PeerVersion);
         Assert.Equal(2, plain.PeerVersion); // never told: assumes the oldest node that authenticates
+    }
+
+    [Fact]
+    public async Task The_answer_to_Authenticate_names_the_nodes_run_so_a_client_notices_a_restart()
+    {
+        await using var authenticated = await FrameConnection.ConnectAsync(server.LocalEndPoint, new FrameConnectionOptions { Token = "open-sesame" }, Token);
+        await using var plain = await FrameConnection.ConnectAsync(server.LocalEndPoint, FrameLimits.Default, Token);
+
+        Assert.Equal(instance, authenticated.PeerInstance);
+        Assert.Null(plain.PeerInstance);
     }
 
     [Fact]
@@ -90,8 +101,8 @@ public sealed class FrameServerAuthenticationTests : IAsyncLifetime
         }
 
         var seen = observer.Snapshot();
-        // The Ok answer to Authenticate carries the node's protocol version (one byte).
-        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, FrameHeader.Size + 1L), seen);
+        // The Ok answer to Authenticate carries the node's protocol version (one byte) and its run id (16).
+        Assert.Contains((Opcode.Authenticate, FrameStatus.Ok, FrameHeader.Size + 11L, FrameHeader.Size + 17L), seen);
         Assert.Contains((Opcode.Ping, FrameStatus.Ok, FrameHeader.Size + 100L, FrameHeader.Size + 8L), seen);
         Assert.Contains(seen, entry => entry.Opcode == Opcode.ContainsBlocks && entry.Status == FrameStatus.Unauthorized);
     }

@@ -41,6 +41,24 @@ public sealed class NodeOptions
 
     /// <summary>Serving the arena over RDMA, when this host has a usable device.</summary>
     public RdmaOptions Rdma { get; set; } = new();
+
+    /// <summary>Sharing the arena with clients on the same host through a memory file system.</summary>
+    public SharedMemoryOptions SharedMemory { get; set; } = new();
+}
+
+/// <summary>Sharing the host arena with inference engines on the same host (docs/operations.md, "Same-host clients"):
+/// the arena lives in a file in <see cref="Directory"/>, and a client that can open that file maps it read-only and
+/// copies leased blocks straight out of it: no socket, no network stack, no copy on the node.</summary>
+public sealed class SharedMemoryOptions
+{
+    /// <summary>Directory on a memory file system (/dev/shm, or a volume of medium Memory shared with the engines'
+    /// pods) for the arena file; unset (default): the arena is private and clients use TCP or RDMA.</summary>
+    public string? Directory { get; set; }
+
+    /// <summary>With tenant tokens (<c>Auth:TokensFile</c>), tell token holders where the file is anyway. A client
+    /// that can open the file can read every block in the arena, of every tenant: the file's permissions (owner and
+    /// group read) are the boundary, not the tokens. Off (default): a node with tokens refuses MapArena.</summary>
+    public bool AllowTenants { get; set; }
 }
 
 /// <summary>Which RDMA device, port and GID the node serves its arena on (docs/rdma.md). With no usable device the

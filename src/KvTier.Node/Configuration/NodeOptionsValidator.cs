@@ -54,6 +54,8 @@ public static class NodeOptionsValidator
         Check(problems, options.Timing.MaxReservation > TimeSpan.Zero, $"Timing:MaxReservation must be positive, got {options.Timing.MaxReservation}.");
         Check(problems, options.Timing.DrainTimeout >= TimeSpan.Zero, $"Timing:DrainTimeout cannot be negative, got {options.Timing.DrainTimeout}.");
         CheckTls(problems, options.Tls);
+        Check(problems, options.SharedMemory.Directory is null || System.IO.Directory.Exists(options.SharedMemory.Directory),
+            $"SharedMemory:Directory {options.SharedMemory.Directory} does not exist (use /dev/shm or a memory volume, or leave it unset).");
         Check(problems, options.Rdma.Port is >= 1 and <= 255, $"Rdma:Port must be a port number from 1 to 255, got {options.Rdma.Port}.");
         Check(problems, options.Rdma.GidIndex >= -1, $"Rdma:GidIndex must be -1 (pick a RoCE v2 GID) or a GID table index, got {options.Rdma.GidIndex}.");
         Check(problems, options.Rdma.Device is null || !string.IsNullOrWhiteSpace(options.Rdma.Device), "Rdma:Device cannot be blank (leave it unset for the first device).");

@@ -88,6 +88,7 @@ public sealed partial class BlockStoreFrameHandler : IFrameHandler
             Opcode.ReadBlocks => ReadBlocksAsync(ReadBlocksRequest.Read(body, limits), split: false, responder, cancellationToken),
             Opcode.ReadBlocksSplit => ReadBlocksAsync(ReadBlocksRequest.ReadSplit(body, limits), split: true, responder, cancellationToken),
             Opcode.PutBlocks => PutBufferedAsync(request, responder, cancellationToken),
+            Opcode.MapArena => MapArenaAsync(responder, cancellationToken),
             _ => throw new ProtocolViolationException($"Opcode {request.Header.Opcode} is not served by a cache node."),
         };
     }

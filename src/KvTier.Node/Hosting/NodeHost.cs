@@ -185,6 +185,8 @@ public sealed class NodeHost : IAsyncDisposable
             MaxBlockBytes = maxBlock,
             MaxLeaseTimeout = options.Timing.MaxLease,
             MaxReservationTimeout = options.Timing.MaxReservation,
+            SharedMemoryDirectory = string.IsNullOrWhiteSpace(options.SharedMemory.Directory) ? null : options.SharedMemory.Directory,
+            SharedMemoryOwner = options.NodeId,
             Logger = logger,
         };
     }
@@ -329,6 +331,7 @@ public sealed class NodeHost : IAsyncDisposable
                 Tls = Tls?.DataPlane(),
                 Authenticator = Tokens,
                 Observer = RequestMetrics,
+                Instance = Store.SharedArena?.Instance ?? Guid.NewGuid(),
             },
             LoggerFactory.CreateLogger("KvTier.DataPlane"));
         NodeMetrics.RegisterStorage(Metrics, Store.GetStats, () => dataPlane?.OpenConnections ?? 0);

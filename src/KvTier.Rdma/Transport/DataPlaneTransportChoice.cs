@@ -8,6 +8,10 @@ public enum DataPlaneTransport
 
     /// <summary>One-sided RDMA READ/WRITE against the node's registered arena.</summary>
     Rdma,
+
+    /// <summary>Loads copied straight out of the node's arena file, mapped read-only by a client on the same host
+    /// (leases over TCP; stores over the node's other transport).</summary>
+    SharedMemory,
 }
 
 /// <summary>The transport picked for a node and why, for the log line and the transport metric.</summary>

@@ -1,3 +1,4 @@
+using KvTier.Core.SharedMemory;
 using KvTier.Storage.Native;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -7,19 +8,24 @@ namespace KvTier.Storage.Arena;
 /// <summary>
 /// One large anonymous mapping that holds every host-tier block at a stable address, so the whole region can be
 /// registered once with an RDMA NIC or CUDA. Huge pages and mlock are best effort: what was obtained is logged and
-/// exposed in <see cref="HugePages"/> and <see cref="IsLocked"/>.
+/// exposed in <see cref="HugePages"/> and <see cref="IsLocked"/>. A shared arena (<see cref="CreateShared"/>) lives in a
+/// file on a memory file system instead, so clients on the same host can map it read-only.
 /// </summary>
 public sealed unsafe class HostArena : IDisposable
 {
     private nint address;
 
-    private HostArena(nint address, long length, HugePageMode hugePages, bool isLocked)
+    private HostArena(nint address, long length, HugePageMode hugePages, bool isLocked, SharedArenaFile? shared = null)
     {
         this.address = address;
         Length = length;
         HugePages = hugePages;
         IsLocked = isLocked;
+        Shared = shared;
     }
+
+    /// <summary>The file a shared arena lives in; null for a private (anonymous) arena.</summary>
+    public SharedArenaFile? Shared { get; }
 
     /// <summary>First byte of the arena; stable for the arena's lifetime.</summary>
     public nint Address => address != 0 ? address : throw new ObjectDisposedException(nameof(HostArena));
@@ -109,6 +115,70 @@ public sealed unsafe class HostArena : IDisposable
         return new HostArena(mapped, length, mode, locked);
     }
 
+    /// <summary>
+    /// Maps an arena of <paramref name="length"/> bytes (rounded up to 2 MiB) from a new file in
+    /// <paramref name="directory"/> (a memory file system: /dev/shm, or a volume of medium Memory), behind a
+    /// <see cref="SharedArenaHeader"/> naming <paramref name="instance"/>. The file's pages are allocated up front, so a
+    /// full file system fails here rather than as SIGBUS on a later store. Files an earlier run of the same node left
+    /// behind are removed (a client still mapping one keeps its pages until it unmaps). The file is removed on dispose.
+    /// </summary>
+    /// <exception cref="IOException">The file cannot be created or sized (the message names the path and the cause).</exception>
+    public static HostArena CreateShared(string directory, string nodeId, Guid instance, long length, bool tryLock = true, ILogger? logger = null)
+    {
+        logger ??= NullLogger.Instance;
+        const long hugePage = 2L << 20;
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        length = (length + hugePage - 1) / hugePage * hugePage;
+        var file = SharedArenaFile.Create(directory, nodeId, instance, length, logger);
+        nint header = LibC.MapFailed;
+        nint mapped = LibC.MapFailed;
+        try
+        {
+            using (var handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.ReadWrite))
+            {
+                var fd = (int)handle.DangerousGetHandle();
+                header = LibC.Mmap(0, SharedArenaHeader.Size, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, fd, 0);
+                mapped = LibC.Mmap(0, (nuint)length, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, fd, SharedArenaHeader.Size);
+                if (header == LibC.MapFailed || mapped == LibC.MapFailed)
+                {
+                    throw new IOException($"mmap of the shared arena file {file.Path} failed: " +
+                        $"{LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}.");
+                }
+            }
+
+            // Written last: a client that finds the header finds a complete, sized file.
+            SharedArenaHeader.Write(new Span<byte>((void*)header, SharedArenaHeader.Size), instance, length);
+            _ = LibC.Munmap(header, SharedArenaHeader.Size);
+            header = LibC.MapFailed;
+            var mode = LibC.Madvise(mapped, (nuint)length, LibC.MadviseHugePage) == 0 ? HugePageMode.TransparentHugePages : HugePageMode.None;
+            var locked = tryLock && LibC.Mlock(mapped, (nuint)length) == 0;
+            if (tryLock && !locked)
+            {
+                logger.LogWarning("Shared host arena: mlock of {Length} bytes failed ({Error}, see RLIMIT_MEMLOCK); the arena may be swapped.",
+                    length, LibC.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError()));
+            }
+
+            logger.LogInformation("Host arena: {Length} bytes shared through {Path} (instance {Instance}), pages {Mode}, locked {Locked}.",
+                length, file.Path, instance, mode, locked);
+            return new HostArena(mapped, length, mode, locked, file);
+        }
+        catch
+        {
+            if (header != LibC.MapFailed)
+            {
+                _ = LibC.Munmap(header, SharedArenaHeader.Size);
+            }
+
+            if (mapped != LibC.MapFailed)
+            {
+                _ = LibC.Munmap(mapped, (nuint)length);
+            }
+
+            file.Dispose();
+            throw;
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -124,5 +194,6 @@ public sealed unsafe class HostArena : IDisposable
         }
 
         _ = LibC.Munmap(mapped, (nuint)Length);
+        Shared?.Dispose();
     }
 }

@@ -13,6 +13,9 @@ public interface IBlockStore : IDisposable
     /// <summary>Size of the host arena in bytes.</summary>
     long ArenaLength { get; }
 
+    /// <summary>The file the arena is shared through with clients on this host; null when it is private.</summary>
+    Arena.SharedArenaFile? SharedArena { get; }
+
     /// <summary>
     /// Reserves an extent for a block of the given chunks. The reservation is reclaimed if not committed within
     /// <paramref name="timeout"/>. Throws <see cref="ArgumentException"/> for zero chunks, a zero-length chunk,

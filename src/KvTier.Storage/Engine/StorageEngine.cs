@@ -40,7 +40,9 @@ public sealed partial class StorageEngine : IBlockStore
         this.observer = observer;
         logger = options.Logger ?? NullLogger.Instance;
         clock = options.TimeProvider;
-        arena = HostArena.Create(options.HostArenaBytes, options.TryHugeTlb, options.TryLockMemory, logger);
+        arena = options.SharedMemoryDirectory is { } shared
+            ? HostArena.CreateShared(shared, options.SharedMemoryOwner, options.InstanceId, options.HostArenaBytes, options.TryLockMemory, logger)
+            : HostArena.Create(options.HostArenaBytes, options.TryHugeTlb, options.TryLockMemory, logger);
         try
         {
             var expected = options.ExpectedBlocks > 0 ? options.ExpectedBlocks : (int)Math.Min(int.MaxValue / 2, arena.Length / (64 << 10));
@@ -78,6 +80,9 @@ public sealed partial class StorageEngine : IBlockStore
 
     /// <inheritdoc/>
     public long ArenaLength => arena.Length;
+
+    /// <inheritdoc/>
+    public SharedArenaFile? SharedArena => arena.Shared;
 
     /// <summary>Which pages back the arena and whether it is locked (what the machine allowed).</summary>
     public (HugePageMode HugePages, bool Locked) ArenaPages => (arena.HugePages, arena.IsLocked);

@@ -27,6 +27,18 @@ public sealed class StorageOptions
     /// <summary>Try to mlock the arena (falls back with a warning when RLIMIT_MEMLOCK forbids it).</summary>
     public bool TryLockMemory { get; set; } = true;
 
+    /// <summary>When set, the arena lives in a file in this directory (a memory file system: /dev/shm, or a volume of
+    /// medium Memory) that clients on the same host map read-only and copy leased blocks from, with no network stack in
+    /// between. Hugetlb pages are not used then (transparent huge pages are, where the file system allows them).</summary>
+    public string? SharedMemoryDirectory { get; set; }
+
+    /// <summary>The node's name in the shared arena file's name (an earlier run's file of the same name is removed).</summary>
+    public string SharedMemoryOwner { get; set; } = "node";
+
+    /// <summary>This run of the engine: named in the shared arena file, so clients tell a restarted node's arena from
+    /// the one they mapped before.</summary>
+    public Guid InstanceId { get; set; } = Guid.NewGuid();
+
     /// <summary>Eviction starts when a new extent would push arena use above this share.</summary>
     public double HostHighWatermark { get; set; } = 0.95;
 

@@ -9,6 +9,7 @@ internal static partial class LibC
 
     public const int ProtRead = 0x1;
     public const int ProtWrite = 0x2;
+    public const int MapShared = 0x01;
     public const int MapPrivate = 0x02;
     public const int MapAnonymous = 0x20;
     public const int MapNoReserve = 0x4000;

@@ -51,6 +51,10 @@ public sealed class FrameConnection : IAsyncDisposable
     /// (a version-2 node's answer names none). A connection opened without authenticating assumes version 2.</summary>
     public byte PeerVersion { get; private set; } = 2;
 
+    /// <summary>The node run this connection reaches, as its answer to <see cref="Opcode.Authenticate"/> said (version 4
+    /// on); null for older nodes and connections opened without authenticating.</summary>
+    public Guid? PeerInstance { get; private set; }
+
     /// <summary>Whether the node understands <paramref name="opcode"/> (it speaks the version that introduced it).</summary>
     public bool Supports(Opcode opcode) => PeerVersion >= OpcodeVersions.IntroducedIn(opcode);
 
@@ -316,6 +320,10 @@ public sealed class FrameConnection : IAsyncDisposable
         }
 
         PeerVersion = sink.Body.IsEmpty ? (byte)2 : sink.Body.Span[0];
+        if (sink.Body.Length >= 17)
+        {
+            PeerInstance = new Guid(sink.Body.Span[1..17]);
+        }
     }
 
     /// <summary>Closes the connection; requests in flight fail.</summary>

@@ -19,15 +19,15 @@ public sealed class FrameServer : IAsyncDisposable
     private static readonly byte[] TlsRequiredReason = "this node's data plane requires TLS: connect with TLS enabled"u8.ToArray();
     private static readonly byte[] NotAuthenticatedReason = "this node requires authentication: the first frame must be Authenticate with a bearer token"u8.ToArray();
     private static readonly byte[] BadTokenReason = "the bearer token is not valid on this node"u8.ToArray();
-    // The Authenticate answer names the newest protocol version the node speaks (version 2 nodes answer with an empty
-    // body), so a client picks the verbs the node knows.
-    private static readonly byte[] VersionAnswer = [FrameHeader.Version];
     private static readonly byte[] AlreadyAuthenticatedReason = "the connection is already authenticated"u8.ToArray();
 
     private readonly Socket listener;
     private readonly IFrameHandler handler;
     private readonly FrameServerOptions options;
     private readonly FrameLimits limits;
+    // The Authenticate answer names the newest protocol version the node speaks (version 2 nodes answer with an empty
+    // body), so a client picks the verbs the node knows, then this run's id (version 4).
+    private readonly byte[] authenticateAnswer;
     private readonly ILogger logger;
     private readonly CancellationTokenSource stopping = new();
     private readonly List<Task> connectionTasks = [];
@@ -51,6 +51,9 @@ public sealed class FrameServer : IAsyncDisposable
         this.handler = handler ?? throw new ArgumentNullException(nameof(handler));
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         limits = options.Limits ?? throw new ArgumentException("Limits must be set.", nameof(options));
+        authenticateAnswer = new byte[17];
+        authenticateAnswer[0] = FrameHeader.Version;
+        options.Instance.TryWriteBytes(authenticateAnswer.AsSpan(1));
         this.logger = logger ?? throw new ArgumentNullException(nameof(logger));
         if (options.MaxConnections <= 0)
         {
@@ -279,7 +282,7 @@ public sealed class FrameServer : IAsyncDisposable
         }
 
         context.IsAuthenticated = true;
-        await responder.SendAsync(FrameStatus.Ok, VersionAnswer, stopping.Token);
+        await responder.SendAsync(FrameStatus.Ok, authenticateAnswer, stopping.Token);
         return true;
     }
 

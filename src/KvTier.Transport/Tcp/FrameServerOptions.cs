@@ -24,6 +24,10 @@ public sealed record FrameServerOptions
     /// <summary>Sees every answered request (metrics).</summary>
     public IFrameRequestObserver? Observer { get; init; }
 
+    /// <summary>This run of the node, named in the answer to <see cref="Opcode.Authenticate"/> so clients notice a
+    /// restart (a shared-memory client then maps the new arena file).</summary>
+    public Guid Instance { get; init; } = Guid.NewGuid();
+
     /// <summary>How long a new connection may take to finish its TLS handshake.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -1,0 +1,329 @@
+using System.Buffers;
+using System.Text;
+using KvTier.BlockDirectory;
+using KvTier.Codecs;
+using KvTier.Transport;
+using KvTier.Transport.Messages;
+using KvTier.Transport.Tcp;
+using Microsoft.Extensions.Logging;
+
+namespace KvTier.Client;
+
+/// <summary>
+/// A node on this host that shares its arena (SharedMemory:Directory): loads lease the blocks over TCP, copy each
+/// leased chunk straight out of the read-only mapped arena file into the caller's buffer (a <c>none</c> payload into
+/// its slot, others through staging to be decoded), verify it there against its codec checksum, and release the
+/// leases. No socket carries block bytes and the node's CPU copies nothing. The first load decides: a node that does
+/// not share its arena, or whose file this process cannot open (another host, another container, no permission), is
+/// served by <see cref="Inner"/> (RDMA or TCP) for good, said once in the log. Stores and direct GPU loads always go
+/// through <see cref="Inner"/>: the mapping is read-only.
+/// </summary>
+internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool pool, INodeChannel inner, KvTierClientOptions options,
+    ILogger logger) : INodeChannel
+{
+    private const int Undecided = 0;
+    private const int UsingInner = 1;
+    private const int UsingSharedMemory = 2;
+
+    private readonly SemaphoreSlim mapping = new(1, 1);
+    private SharedArenaMapping? current;
+    private int state;
+    private long chunksCopied;
+    private long remaps;
+
+    /// <summary>The channel loads go through when the arena is not shared with this process.</summary>
+    public INodeChannel Inner => inner;
+
+    public string Peer => inner.Peer;
+
+    public int ReadParallelism => inner.ReadParallelism;
+
+    /// <summary>Shared memory once a load mapped the arena; null until the first load decided (see
+    /// <see cref="UsesInner"/> for a node whose loads go through <see cref="Inner"/>).</summary>
+    public Rdma.DataPlaneTransport? Transport => Volatile.Read(ref state) == UsingSharedMemory ? Rdma.DataPlaneTransport.SharedMemory : null;
+
+    /// <summary>True once the first load found that the arena cannot be mapped: <see cref="Inner"/> carries the loads.</summary>
+    public bool UsesInner => Volatile.Read(ref state) == UsingInner;
+
+    /// <summary>Why loads use shared memory or not (the line logged when the first load decided).</summary>
+    public string? TransportReason { get; private set; }
+
+    /// <summary>Chunks copied out of the shared arena and handed over for verification.</summary>
+    public long ChunksCopied => Interlocked.Read(ref chunksCopied);
+
+    /// <summary>Times the arena was mapped again because the node restarted.</summary>
+    public long Remaps => Interlocked.Read(ref remaps);
+
+    public async ValueTask ReadBlocksAsync(BlockRead request, IBlockReadReceiver receiver, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref state) == UsingInner || receiver is IDirectReadReceiver { Direct: not null })
+        {
+            await inner.ReadBlocksAsync(request, receiver, cancellationToken);
+            return;
+        }
+
+        var connection = await pool.GetAsync(cancellationToken);
+        var arena = await MappingForAsync(connection, cancellationToken);
+        if (arena is null)
+        {
+            await inner.ReadBlocksAsync(request, receiver, cancellationToken);
+            return;
+        }
+
+        try
+        {
+            await ReadMappedAsync(connection, arena, request, receiver, cancellationToken);
+        }
+        finally
+        {
+            arena.Release();
+        }
+    }
+
+    public ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken) =>
+        inner.StoreBlocksAsync(request, outcomes, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await mapping.WaitAsync();
+        try
+        {
+            current?.Release();
+            current = null;
+        }
+        finally
+        {
+            mapping.Release();
+        }
+
+        await inner.DisposeAsync();
+    }
+
+    /// <summary>The mapping for the node run <paramref name="connection"/> reaches, with a reference taken; null when
+    /// loads go through the inner channel. Maps on the first load, and again when the node restarted (its connections
+    /// name a new run, and it shares a new file).</summary>
+    private async ValueTask<SharedArenaMapping?> MappingForAsync(FrameConnection connection, CancellationToken cancellationToken)
+    {
+        var mapped = Volatile.Read(ref current);
+        if (mapped is not null && mapped.Peer == connection.PeerInstance && mapped.TryAcquire())
+        {
+            return mapped;
+        }
+
+        await mapping.WaitAsync(cancellationToken);
+        try
+        {
+            if (state == UsingInner)
+            {
+                return null;
+            }
+
+            if (current is not null && current.Peer == connection.PeerInstance && current.TryAcquire())
+            {
+                return current;
+            }
+
+            var (fresh, reason) = await TryMapAsync(connection, cancellationToken);
+            if (fresh is null)
+            {
+                if (state == Undecided)
+                {
+                    Decide(UsingInner, $"{reason}; loads use {inner.GetType().Name.Replace("NodeChannel", "", StringComparison.Ordinal)}", LogLevel.Information);
+                    return null;
+                }
+
+                // It was shared before: the node restarted without sharing, or its new file cannot be opened. This load
+                // goes through the inner channel; the next one tries again.
+                logger.LogWarning("Node {NodeId} ({Peer}): cannot map its arena again ({Reason}); this load uses the inner channel", node.Id, Peer, reason);
+                return null;
+            }
+
+            if (current is not null)
+            {
+                Interlocked.Increment(ref remaps);
+                current.Release();
+            }
+
+            current = fresh;
+            if (state == Undecided)
+            {
+                Decide(UsingSharedMemory, $"shared memory: {fresh.Answer.Path} ({fresh.Answer.ArenaLength}-byte arena) mapped read-only", LogLevel.Information);
+            }
+
+            fresh.TryAcquire();
+            return fresh;
+        }
+        finally
+        {
+            mapping.Release();
+        }
+    }
+
+    private static async ValueTask<(SharedArenaMapping? Mapping, string Reason)> TryMapAsync(FrameConnection connection, CancellationToken cancellationToken)
+    {
+        if (!connection.Supports(Opcode.MapArena))
+        {
+            return (null, $"the node speaks protocol version {connection.PeerVersion}, before MapArena");
+        }
+
+        using var sink = new BufferedResponseSink();
+        var header = await connection.SendAsync(Opcode.MapArena, ReadOnlyMemory<byte>.Empty, sink, cancellationToken);
+        if (header.Status != FrameStatus.Ok)
+        {
+            return (null, $"the node does not share its arena with this client ({header.Status}: {Encoding.UTF8.GetString(sink.Body.Span)})");
+        }
+
+        try
+        {
+            return (SharedArenaMapping.Open(MapArenaAnswer.Read(sink.Body.Span), connection.PeerInstance), "");
+        }
+        catch (Exception error) when (error is IOException or ProtocolViolationException)
+        {
+            return (null, error.Message);
+        }
+    }
+
+    private void Decide(int transport, string reason, LogLevel level)
+    {
+        TransportReason = reason;
+        Volatile.Write(ref state, transport);
+        logger.Log(level, "Same-host loads from node {NodeId} ({Peer}): {Reason}", node.Id, Peer, reason);
+    }
+
+    /// <summary>Leases the blocks, copies their chunks out of the arena layer by layer (so layer i is complete, and
+    /// reported, before layer i + 1 is touched), and releases the leases.</summary>
+    private async ValueTask ReadMappedAsync(FrameConnection connection, SharedArenaMapping arena, BlockRead request, IBlockReadReceiver receiver,
+        CancellationToken cancellationToken)
+    {
+        BlockExtents[] blocks;
+        ChunkExtent[] extents;
+        try
+        {
+            (blocks, extents) = await LeaseCalls.LeaseAsync(connection, options.Limits, request, options.LeaseDuration, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            for (var b = 0; b < request.Keys.Length; b++)
+            {
+                receiver.BlockAnswered(b, refused.Status);
+            }
+
+            return;
+        }
+
+        var leases = new List<ulong>(blocks.Length);
+        var usable = new bool[blocks.Length];
+        for (var b = 0; b < blocks.Length; b++)
+        {
+            var status = blocks[b].Status;
+            if (status == FrameStatus.Ok)
+            {
+                leases.Add(blocks[b].Handle);
+                if (blocks[b].ExtentCount != request.LayerCount)
+                {
+                    status = FrameStatus.BadRequest;
+                }
+            }
+
+            usable[b] = status == FrameStatus.Ok;
+            receiver.BlockAnswered(b, status);
+        }
+
+        try
+        {
+            Copy(arena, request.LayerCount, blocks, extents, usable, receiver);
+        }
+        finally
+        {
+            await ReleaseAsync(connection, leases);
+        }
+    }
+
+    private void Copy(SharedArenaMapping arena, int layers, BlockExtents[] blocks, ChunkExtent[] extents, bool[] usable, IBlockReadReceiver receiver)
+    {
+        byte[]? staging = null;
+        Span<byte> head = stackalloc byte[ChunkHeader.Size];
+        try
+        {
+            for (var layer = 0; layer < layers; layer++)
+            {
+                for (var b = 0; b < blocks.Length; b++)
+                {
+                    if (!usable[b])
+                    {
+                        continue;
+                    }
+
+                    if (receiver.Abandoned.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
+                    var extent = extents[blocks[b].FirstExtent + layer];
+                    if (!arena.TrySlice(extent.Offset, extent.Length, out var chunk))
+                    {
+                        // Reported as a chunk that never came: the receiver fails the block on this copy.
+                        logger.LogWarning("Node {NodeId} leased an extent [{Offset}, +{Length}) outside its {Arena}-byte shared arena", node.Id,
+                            extent.Offset, extent.Length, arena.Answer.ArenaLength);
+                        usable[b] = false;
+                        continue;
+                    }
+
+                    // Every byte is copied out of the shared file first and checked only in this process's memory: what
+                    // the node (or anyone able to write the file) does to the arena afterwards cannot change what was checked.
+                    var headLength = Math.Min(chunk.Length, Math.Min(receiver.ChunkHeadLength, head.Length));
+                    chunk[..headLength].CopyTo(head);
+                    var payload = chunk[headLength..];
+                    var region = receiver.PlacePayload(b, layer, head[..headLength], payload.Length, out var offset);
+                    if (!region.IsEmpty)
+                    {
+                        payload.CopyTo(region.Span.Slice(offset, payload.Length));
+                        receiver.PayloadPlaced(b, layer, head[..headLength], complete: true);
+                    }
+                    else
+                    {
+                        if (staging is null || staging.Length < chunk.Length)
+                        {
+                            if (staging is not null)
+                            {
+                                ArrayPool<byte>.Shared.Return(staging);
+                            }
+
+                            staging = ArrayPool<byte>.Shared.Rent(chunk.Length);
+                        }
+
+                        chunk.CopyTo(staging);
+                        receiver.ChunkReceived(b, layer, staging.AsSpan(0, chunk.Length));
+                    }
+
+                    Interlocked.Increment(ref chunksCopied);
+                }
+            }
+        }
+        finally
+        {
+            if (staging is not null)
+            {
+                ArrayPool<byte>.Shared.Return(staging);
+            }
+        }
+    }
+
+    private async ValueTask ReleaseAsync(FrameConnection connection, List<ulong> leases)
+    {
+        if (leases.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await LeaseCalls.ReleaseAsync(connection, [.. leases], CancellationToken.None);
+        }
+        catch (Exception error) when (error is IOException or ProtocolViolationException or NodeRequestException or ObjectDisposedException)
+        {
+            logger.LogDebug("Node {NodeId}: releasing {Count} leases failed ({Error}); they expire after {Duration}", node.Id, leases.Count,
+                error.Message, options.LeaseDuration);
+        }
+    }
+}
