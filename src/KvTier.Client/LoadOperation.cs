@@ -491,6 +491,41 @@ internal sealed class LoadOperation : IDisposable
         return ok;
     }
 
+    /// <summary>Copies a chunk's payload from memory the channel can read into its slot, verifying it in the same pass;
+    /// false, with nothing done, when it is not a placeable <c>none</c> payload (see <see cref="Place"/>).</summary>
+    private bool TryCopy(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload, out bool verified)
+    {
+        verified = false;
+        var region = Place(block, layer, head, payload.Length, out var offset);
+        if (region.IsEmpty)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (Volatile.Read(ref detached) == 0)
+            {
+                ChunkHeader.Read(head, chunkBytes).CopyAndVerify(head, payload, region.Span.Slice(offset, chunkBytes));
+                verified = true;
+            }
+        }
+        catch (ChunkFormatException)
+        {
+        }
+        finally
+        {
+            Interlocked.Decrement(ref activeDecodes);
+        }
+
+        if (verified)
+        {
+            SetState(block, layer, Loaded);
+        }
+
+        return true;
+    }
+
     /// <summary>Where a chunk's payload goes in the direct target's region; false when the chunk is not a raw chunk
     /// behind its header (the namespace's layout says how long that is) or the load has ended.</summary>
     private bool PlaceDirect(int block, int layer, int length, out ulong offset)
@@ -551,6 +586,22 @@ internal sealed class LoadOperation : IDisposable
             {
                 Fail(block, $"node {node} sent layer {load.firstLayer + layerOffset + layer} corrupt or incomplete", stale: complete);
             }
+        }
+
+        public bool TryCopyPayload(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
+        {
+            if (!load.TryCopy(blocks[block], layerOffset + layer, head, payload, out var verified))
+            {
+                return false;
+            }
+
+            chunksLeft[block]--;
+            if (!verified)
+            {
+                Fail(block, $"node {node} sent layer {load.firstLayer + layerOffset + layer} corrupt", stale: true);
+            }
+
+            return true;
         }
 
         public DirectLoadTarget? Direct => load.direct;

@@ -11,9 +11,9 @@ namespace KvTier.Client;
 
 /// <summary>
 /// A node on this host that shares its arena (SharedMemory:Directory): loads lease the blocks over TCP, copy each
-/// leased chunk straight out of the read-only mapped arena file into the caller's buffer (a <c>none</c> payload into
-/// its slot, others through staging to be decoded), verify it there against its codec checksum, and release the
-/// leases. No socket carries block bytes and the node's CPU copies nothing. The first load decides: a node that does
+/// leased chunk straight out of the read-only mapped arena file into the caller's buffer and verify it against its
+/// codec checksum (a <c>none</c> payload into its slot, hashed in the same pass as the copy; others into staging, then
+/// verified and decoded), and release the leases. No socket carries block bytes and the node's CPU copies nothing. The first load decides: a node that does
 /// not share its arena, or whose file this process cannot open (another host, another container, no permission), is
 /// served by <see cref="Inner"/> (RDMA or TCP) for good, said once in the log. Stores and direct GPU loads always go
 /// through <see cref="Inner"/>: the mapping is read-only.
@@ -269,18 +269,13 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
                         continue;
                     }
 
-                    // Every byte is copied out of the shared file first and checked only in this process's memory: what
-                    // the node (or anyone able to write the file) does to the arena afterwards cannot change what was checked.
+                    // The checksum covers the bytes as written into this process's memory (fused copy and hash, or a copy
+                    // into staging first): what the node (or anyone able to write the file) does to the arena meanwhile
+                    // cannot change what was checked. The head is copied out before the receiver reads it.
                     var headLength = Math.Min(chunk.Length, Math.Min(receiver.ChunkHeadLength, head.Length));
                     chunk[..headLength].CopyTo(head);
                     var payload = chunk[headLength..];
-                    var region = receiver.PlacePayload(b, layer, head[..headLength], payload.Length, out var offset);
-                    if (!region.IsEmpty)
-                    {
-                        payload.CopyTo(region.Span.Slice(offset, payload.Length));
-                        receiver.PayloadPlaced(b, layer, head[..headLength], complete: true);
-                    }
-                    else
+                    if (!receiver.TryCopyPayload(b, layer, head[..headLength], payload))
                     {
                         if (staging is null || staging.Length < chunk.Length)
                         {

@@ -124,6 +124,21 @@ public readonly record struct ChunkHeader(CodecId Codec, KvDataType DataType, in
         }
     }
 
+    /// <summary>Copies a payload held apart from its header into <paramref name="destination"/> and checks it against
+    /// the checksum in the same pass (the bytes checked are the bytes written, so a source that changes meanwhile
+    /// cannot slip through). <paramref name="destination"/> holds the copy whatever the outcome.</summary>
+    /// <exception cref="ChunkFormatException">The chunk was corrupted.</exception>
+    public void CopyAndVerify(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, Span<byte> destination)
+    {
+        var seed = unchecked((long)XxHash3.HashToUInt64(header[..ChecksummedHeaderBytes]));
+        var actual = Core.Hashing.CopyAndChecksum.Copy(payload[..PayloadLength], destination, seed);
+        if (actual != Checksum)
+        {
+            throw new ChunkFormatException(
+                $"Chunk checksum mismatch: header says 0x{Checksum:X16}, content hashes to 0x{actual:X16} (corrupted in storage or transport).");
+        }
+    }
+
     /// <summary>Writes this header, with the checksum computed over it and the payload already in place after it.</summary>
     internal ChunkHeader WriteWithChecksum(Span<byte> encoded) => WriteWithChecksum(encoded, encoded.Slice(Size, PayloadLength));
 

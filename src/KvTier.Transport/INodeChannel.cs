@@ -76,6 +76,11 @@ public interface IBlockReadReceiver
     /// <summary>Ends a placement: <paramref name="complete"/> when every payload byte arrived (not verified yet);
     /// <paramref name="head"/> is the chunk's head again, valid only during the call.</summary>
     void PayloadPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete);
+
+    /// <summary>For a channel whose payloads lie in memory it can read (a shared arena): copies the payload into its
+    /// place and verifies it in the same pass. False, with nothing done, when the receiver takes this chunk through
+    /// <see cref="ChunkReceived(int, int, ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> instead.</summary>
+    bool TryCopyPayload(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload) => false;
 }
 
 /// <summary>A read of layers <see cref="FirstLayer"/>..+<see cref="LayerCount"/> of a batch of blocks.</summary>

@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using KvTier.BlockDirectory;
+using KvTier.BlockDirectory.InProcess;
 using KvTier.Core;
 using KvTier.Core.Hashing;
 using KvTier.Core.Layout;
+using KvTier.Rdma;
 using KvTier.Transport;
 
 namespace KvTier.Client.Tests;
@@ -156,6 +158,45 @@ public sealed class TransportSeamTests
     }
 
     [Theory]
+    [InlineData("none")] // copied out of the shared arena into place, hashed in the same pass
+    [InlineData("lz4")] // copied into staging, verified while decoding
+    public async Task A_chunk_changed_in_the_shared_arena_after_the_nodes_lease_check_is_caught_by_the_client(string codec)
+    {
+        var ns = new KvNamespace("seam", "main", new KvLayout(2, 8, 128, KvDataType.BFloat16, 16), "tests", BlockHashAlgorithm.Xxh3, codec, 1000);
+        var shared = Directory.CreateTempSubdirectory("kvtier-seam-").FullName;
+        try
+        {
+            await using var directory = new InProcessBlockDirectory();
+            await using var node = await TestNode.StartAsync(directory, 21, [ns], shared);
+            await using var plain = new KvTierClient(directory);
+            var chain = TestCluster.Chain(6, seed: 35);
+            var source = TestCluster.RandomBlocks(ns, 6, seed: 36);
+            await plain.StoreAsync(ns, chain, 0, source, Token);
+            // The flip happens between the node's lease check and the client's copy, as a write to the file would.
+            var channels = new ConcurrentBag<RecordingChannel>();
+            await using var client = new KvTierClient(directory, new KvTierClientOptions(), ConsoleTestLogger.Instance,
+                info => Record(channels, new RecordingChannel(OpenTcp(plain, info), flipKey: chain[4], flipLayer: 1)));
+
+            var destination = new byte[source.Length];
+            var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination, null, Token);
+
+            Assert.Equal(4, loaded.LoadedBlocks);
+            Assert.Contains("block 4", loaded.FirstFailure, StringComparison.Ordinal);
+            Assert.Equal(DataPlaneTransport.SharedMemory, Assert.Single(plain.Transports).Value);
+            Assert.Equal(codec == "none", channels.Sum(c => c.ChunksCopied) > 0);
+            var chunk = ns.Layout.BytesPerLayerChunk;
+            for (var layer = 0; layer < ns.Layout.Layers; layer++)
+            {
+                Assert.True(source.AsSpan(layer * 6 * chunk, 4 * chunk).SequenceEqual(destination.AsSpan(layer * 6 * chunk, 4 * chunk)));
+            }
+        }
+        finally
+        {
+            Directory.Delete(shared, recursive: true);
+        }
+    }
+
+    [Theory]
     [InlineData("none")] // payloads placed back to back, up to 1 MiB per read: more than a layer here
     [InlineData("lz4")] // staged, several chunks per read
     public async Task A_layer_is_reported_loaded_before_any_chunk_of_the_next_layer_is_read(string codec)
@@ -205,8 +246,11 @@ public sealed class TransportSeamTests
         private int blocksRead;
         private int blocksStored;
         private int chunksPlaced;
+        private int chunksCopied;
 
         public int Reads => reads;
+
+        public int ChunksCopied => chunksCopied;
 
         public int ChunksPlaced => chunksPlaced;
 
@@ -295,6 +339,25 @@ public sealed class TransportSeamTests
                 }
 
                 return memory;
+            }
+
+            public bool TryCopyPayload(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload)
+            {
+                channel.Note(request.FirstLayer + layer);
+                var copied = IsTarget(block, layer) ? inner.TryCopyPayload(block, layer, head, Flipped(payload)) : inner.TryCopyPayload(block, layer, head, payload);
+                if (copied)
+                {
+                    Interlocked.Increment(ref channel.chunksCopied);
+                }
+
+                return copied;
+            }
+
+            private static byte[] Flipped(ReadOnlySpan<byte> payload)
+            {
+                var copy = payload.ToArray();
+                copy[^1] ^= 0x01;
+                return copy;
             }
 
             public void PayloadPlaced(int block, int layer, ReadOnlySpan<byte> head, bool complete)

@@ -1,3 +1,4 @@
+using KvTier.Core.Hashing;
 using KvTier.Storage.Arena;
 using KvTier.Storage.Eviction;
 using KvTier.Storage.Indexing;

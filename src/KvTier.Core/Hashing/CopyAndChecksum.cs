@@ -4,16 +4,17 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace KvTier.Storage;
+namespace KvTier.Core.Hashing;
 
 /// <summary>
-/// Copies a chunk and computes its XXH3-64 (seed 0) in one pass: each 64-byte stripe is loaded once, stored to the
-/// destination and folded into the XXH3 accumulators from the same registers. A verified read then costs about one
-/// memcpy instead of a hash pass plus a copy pass. Written from the XXH3 specification (long-input path, default
-/// secret); inputs of 240 bytes or less, and machines without AVX2, copy and then call <see cref="XxHash3"/>.
-/// Tests check it against <see cref="XxHash3"/> on many lengths.
+/// Copies bytes and computes their XXH3-64 in one pass: each 64-byte stripe is loaded once, stored to the destination
+/// and folded into the XXH3 accumulators from the same registers. A verified copy then costs about one memcpy instead
+/// of a hash pass plus a copy pass (the node's verified reads; the client's copies out of a shared arena). Written from
+/// the XXH3 specification (long-input path; a seed other than 0 derives the custom secret as the specification does);
+/// inputs of 240 bytes or less, and machines without AVX2, copy and then call <see cref="XxHash3"/>. Tests check it
+/// against <see cref="XxHash3"/> on many lengths and seeds.
 /// </summary>
-internal static class CopyAndChecksum
+public static class CopyAndChecksum
 {
     private const int StripeLength = 64;
     private const int SecretLength = 192;
@@ -45,8 +46,10 @@ internal static class CopyAndChecksum
         0x45, 0xcb, 0x3a, 0x8f, 0x95, 0x16, 0x04, 0x28, 0xaf, 0xd7, 0xfb, 0xca, 0xbb, 0x4b, 0x40, 0x7e,
     ];
 
-    /// <summary>Copies <paramref name="source"/> to the start of <paramref name="destination"/> and returns its XXH3-64.</summary>
-    public static unsafe ulong Copy(ReadOnlySpan<byte> source, Span<byte> destination)
+    /// <summary>Copies <paramref name="source"/> to the start of <paramref name="destination"/> and returns its XXH3-64
+    /// with <paramref name="seed"/> (what <c>XxHash3.HashToUInt64(source, seed)</c> returns).</summary>
+    /// <exception cref="ArgumentException">The destination is shorter than the source.</exception>
+    public static unsafe ulong Copy(ReadOnlySpan<byte> source, Span<byte> destination, long seed = 0)
     {
         if (destination.Length < source.Length)
         {
@@ -56,15 +59,30 @@ internal static class CopyAndChecksum
         if (source.Length <= 240 || !Avx2.IsSupported)
         {
             source.CopyTo(destination);
-            return XxHash3.HashToUInt64(destination[..source.Length]);
+            return XxHash3.HashToUInt64(destination[..source.Length], seed);
         }
 
+        Span<byte> custom = stackalloc byte[SecretLength];
+        var secretBytes = seed == 0 ? Secret : DeriveSecret(seed, custom);
         fixed (byte* input = source)
         fixed (byte* output = destination)
-        fixed (byte* secret = Secret)
+        fixed (byte* secret = secretBytes)
         {
             return CopyLong(input, output, source.Length, secret);
         }
+    }
+
+    /// <summary>The specification's custom secret for a seed: each 16-byte pair of the default secret gets the seed
+    /// added to its first half and subtracted from its second.</summary>
+    private static ReadOnlySpan<byte> DeriveSecret(long seed, Span<byte> custom)
+    {
+        for (var i = 0; i < SecretLength; i += 16)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(custom[i..], BinaryPrimitives.ReadUInt64LittleEndian(Secret[i..]) + (ulong)seed);
+            BinaryPrimitives.WriteUInt64LittleEndian(custom[(i + 8)..], BinaryPrimitives.ReadUInt64LittleEndian(Secret[(i + 8)..]) - (ulong)seed);
+        }
+
+        return custom;
     }
 
     private static unsafe ulong CopyLong(byte* input, byte* output, int length, byte* secret)

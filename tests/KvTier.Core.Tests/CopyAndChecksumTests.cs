@@ -1,4 +1,7 @@
-namespace KvTier.Storage.Tests;
+using System.IO.Hashing;
+using KvTier.Core.Hashing;
+
+namespace KvTier.Core.Tests;
 
 public sealed class CopyAndChecksumTests
 {
@@ -15,9 +18,26 @@ public sealed class CopyAndChecksumTests
 
             var checksum = CopyAndChecksum.Copy(source, destination);
 
-            Assert.Equal(ChunkInfo.ChecksumOf(source), checksum);
+            Assert.Equal(XxHash3.HashToUInt64(source), checksum);
             Assert.True(destination.AsSpan(0, length).SequenceEqual(source), $"copy differs at length {length}");
             Assert.All(destination.AsSpan(length).ToArray(), value => Assert.Equal(0, value));
+        }
+    }
+
+    [Fact]
+    public void With_a_seed_the_fused_copy_matches_seeded_xxh3()
+    {
+        var random = new Random(23);
+        long[] seeds = [1, -1, long.MaxValue, long.MinValue, 0x5eed_0123_4567_89ab];
+        foreach (var length in new[] { 1, 240, 241, 1024, 1025, 65536, 2 << 20 }.Concat(Enumerable.Range(0, 40).Select(_ => random.Next(1, 300_000))))
+        {
+            var source = new byte[length];
+            random.NextBytes(source);
+            var seed = seeds[random.Next(seeds.Length)];
+            var destination = new byte[length];
+
+            Assert.Equal(XxHash3.HashToUInt64(source, seed), CopyAndChecksum.Copy(source, destination, seed));
+            Assert.True(destination.AsSpan().SequenceEqual(source), $"copy differs at length {length}");
         }
     }
 
