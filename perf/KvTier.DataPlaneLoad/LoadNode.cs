@@ -27,13 +27,16 @@ internal sealed class LoadNode : IAsyncDisposable
 
     public IBlockDirectory Directory { get; }
 
+    /// <summary>Whether the arena is shared (this host has /dev/shm), so the shared-memory client can be measured.</summary>
+    public bool Shared => engine.SharedArena is not null;
+
     public static async Task<LoadNode> StartAsync(KvNamespace ns, long arenaBytes)
     {
         var engine = StorageEngine.Open(new StorageOptions
         {
             HostArenaBytes = arenaBytes,
             TryLockMemory = false,
-            SharedMemoryDirectory = "/dev/shm",
+            SharedMemoryDirectory = System.IO.Directory.Exists("/dev/shm") ? "/dev/shm" : null,
             SharedMemoryOwner = $"load-{Environment.ProcessId}",
         });
         Prefault(engine);
@@ -41,7 +44,7 @@ internal sealed class LoadNode : IAsyncDisposable
         registry.Register(ns);
         var handler = new BlockStoreFrameHandler(engine, registry, new NodeOptions(), NullLogger.Instance);
         var server = new FrameServer(new IPEndPoint(IPAddress.Loopback, 0), handler,
-            new FrameServerOptions { Limits = handler.Limits, Instance = engine.SharedArena!.Instance }, NullLogger.Instance);
+            new FrameServerOptions { Limits = handler.Limits, Instance = engine.SharedArena?.Instance ?? Guid.NewGuid() }, NullLogger.Instance);
         server.Start();
         var directory = new InProcessBlockDirectory();
         await directory.RegisterNodeAsync(new NodeInfo(new NodeId(1), 1, server.LocalEndPoint.ToString(), "127.0.0.1:1", false,

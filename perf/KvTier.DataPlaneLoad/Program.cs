@@ -122,7 +122,7 @@ try
                         });
                 }
 
-                if (loads && systems.Contains("shm"))
+                if (loads && systems.Contains("shm") && node.Shared)
                 {
                     figures["kvtier shm"] = await Measurement.RunAsync(clients, duration, _ => new byte[batchBytes], async (buffer, random) =>
                     {

@@ -77,7 +77,7 @@ public sealed class SharedMemoryLoadTests : IDisposable
         var needle = source.AsMemory(5 * chunkBytes, 64);
         var path = node.Engine.SharedArena!.Path;
         using (var mapped = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.ReadWrite))
-        using (var view = mapped.CreateViewAccessor(SharedArenaHeader.Size, node.Engine.ArenaLength))
+        using (var view = mapped.CreateViewAccessor(SharedArenaHeader.ArenaOffset, node.Engine.ArenaLength))
         {
             var at = Find(view, needle.Span, node.Engine.ArenaLength);
             view.Write(at + 10, (byte)(view.ReadByte(at + 10) ^ 0x40));

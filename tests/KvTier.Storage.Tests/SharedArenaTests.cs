@@ -19,10 +19,10 @@ public sealed class SharedArenaTests : IDisposable
 
         var file = File.ReadAllBytes(arena.Shared!.Path);
         Assert.Equal(4L << 20, arena.Length); // rounded up to 2 MiB
-        Assert.Equal(SharedArenaHeader.Size + arena.Length, file.Length);
+        Assert.Equal(SharedArenaHeader.ArenaOffset + arena.Length, file.Length);
         Assert.Null(SharedArenaHeader.Check(file, instance, arena.Length));
         Assert.Contains("not", SharedArenaHeader.Check(file, Guid.NewGuid(), arena.Length), StringComparison.Ordinal);
-        Assert.Equal(new byte[] { 0xAB, 0xAB, 0xAB, 0xAB }, file.AsSpan(SharedArenaHeader.Size + 5000, 4).ToArray());
+        Assert.Equal(new byte[] { 0xAB, 0xAB, 0xAB, 0xAB }, file.AsSpan((int)SharedArenaHeader.ArenaOffset + 5000, 4).ToArray());
     }
 
     [Fact]

@@ -10,8 +10,12 @@ namespace KvTier.Core.SharedMemory;
 /// </summary>
 public static class SharedArenaHeader
 {
-    /// <summary>Bytes of the header; the arena starts at this file offset (one page, so the arena stays page aligned).</summary>
+    /// <summary>Bytes of the header.</summary>
     public const int Size = 4096;
+
+    /// <summary>Where the arena starts in the file: 2 MiB in, so a file on hugetlbfs maps the arena with huge pages (its
+    /// mappings must start at a huge-page offset).</summary>
+    public const long ArenaOffset = 2L << 20;
 
     /// <summary>The format this code writes and reads.</summary>
     public const uint FormatVersion = 1;

@@ -28,7 +28,7 @@ public sealed partial class BlockStoreFrameHandler
             return responder.SendAsync(FrameStatus.Unauthorized, NotForTenantsReason, cancellationToken);
         }
 
-        var answer = new MapArenaAnswer(shared.Instance, store.ArenaLength, SharedArenaHeader.Size, shared.Path);
+        var answer = new MapArenaAnswer(shared.Instance, store.ArenaLength, SharedArenaHeader.ArenaOffset, shared.Path);
         return responder.SendAsync(FrameStatus.Ok, answer.Encode(), cancellationToken);
     }
 }

@@ -137,8 +137,8 @@ public sealed unsafe class HostArena : IDisposable
             using (var handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.ReadWrite))
             {
                 var fd = (int)handle.DangerousGetHandle();
-                header = LibC.Mmap(0, SharedArenaHeader.Size, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, fd, 0);
-                mapped = LibC.Mmap(0, (nuint)length, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, fd, SharedArenaHeader.Size);
+                header = LibC.Mmap(0, (nuint)SharedArenaHeader.ArenaOffset, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, fd, 0);
+                mapped = LibC.Mmap(0, (nuint)length, LibC.ProtRead | LibC.ProtWrite, LibC.MapShared, fd, SharedArenaHeader.ArenaOffset);
                 if (header == LibC.MapFailed || mapped == LibC.MapFailed)
                 {
                     throw new IOException($"mmap of the shared arena file {file.Path} failed: " +
@@ -148,7 +148,7 @@ public sealed unsafe class HostArena : IDisposable
 
             // Written last: a client that finds the header finds a complete, sized file.
             SharedArenaHeader.Write(new Span<byte>((void*)header, SharedArenaHeader.Size), instance, length);
-            _ = LibC.Munmap(header, SharedArenaHeader.Size);
+            _ = LibC.Munmap(header, (nuint)SharedArenaHeader.ArenaOffset);
             header = LibC.MapFailed;
             var mode = LibC.Madvise(mapped, (nuint)length, LibC.MadviseHugePage) == 0 ? HugePageMode.TransparentHugePages : HugePageMode.None;
             var locked = tryLock && LibC.Mlock(mapped, (nuint)length) == 0;
@@ -166,7 +166,7 @@ public sealed unsafe class HostArena : IDisposable
         {
             if (header != LibC.MapFailed)
             {
-                _ = LibC.Munmap(header, SharedArenaHeader.Size);
+                _ = LibC.Munmap(header, (nuint)SharedArenaHeader.ArenaOffset);
             }
 
             if (mapped != LibC.MapFailed)

@@ -47,7 +47,7 @@ public sealed class SharedArenaFile : IDisposable
         }
 
         var path = System.IO.Path.Combine(directory, $"{prefix}{instance:N}.shm");
-        var total = Core.SharedMemory.SharedArenaHeader.Size + arenaLength;
+        var total = Core.SharedMemory.SharedArenaHeader.ArenaOffset + arenaLength;
         try
         {
             using var stream = new FileStream(path, new FileStreamOptions
