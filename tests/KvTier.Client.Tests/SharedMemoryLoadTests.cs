@@ -59,6 +59,10 @@ public sealed class SharedMemoryLoadTests : IDisposable
         }
 
         Assert.Equal(DataPlaneTransport.SharedMemory, Assert.Single(client.Transports).Value);
+        using var http = new HttpClient();
+        var metrics = await http.GetStringAsync(new Uri($"http://{node.Http}/metrics"), Token);
+        Assert.Contains("kvtier_shared_arena_enabled 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("kvtier_data_plane_requests_total{opcode=\"MapArena\",status=\"Ok\"} 1", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class NodeProcessTests
     [Fact]
     public async Task A_bad_configuration_exits_2_and_names_every_problem()
     {
-        using var process = NodeProcess.Launch(["--arena-size", "1k", "--port", "eighty", "--Storage:Bogus", "1"]);
+        using var process = NodeProcess.Launch(["--arena-size", "1k", "--port", "eighty", "--Storage:Bogus", "1", "--shm-dir", "/nonexistent/shm"]);
         var errors = await process.StandardError.ReadToEndAsync(Token);
         await process.WaitForExitAsync(Token);
 
@@ -25,6 +25,7 @@ public sealed class NodeProcessTests
         Assert.Contains("Storage:ArenaSize must be at least 2MiB, got 1KiB", errors, StringComparison.Ordinal);
         Assert.Contains("'eighty'", errors, StringComparison.Ordinal);
         Assert.Contains("Unknown setting 'Storage:Bogus'", errors, StringComparison.Ordinal);
+        Assert.Contains("SharedMemory:Directory /nonexistent/shm does not exist", errors, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -42,6 +43,7 @@ public sealed class NodeProcessTests
         Assert.Contains("# TYPE kvtier_host_hits_total counter", metrics, StringComparison.Ordinal);
         Assert.Contains("kvtier_host_capacity_bytes 16777216", metrics, StringComparison.Ordinal);
         Assert.Contains("kvtier_data_plane_connections 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("kvtier_shared_arena_enabled 0", metrics, StringComparison.Ordinal);
     }
 
     [Fact]

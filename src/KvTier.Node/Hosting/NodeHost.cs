@@ -336,6 +336,7 @@ public sealed class NodeHost : IAsyncDisposable
             LoggerFactory.CreateLogger("KvTier.DataPlane"));
         NodeMetrics.RegisterStorage(Metrics, Store.GetStats, () => dataPlane?.OpenConnections ?? 0);
         NodeMetrics.RegisterRdma(Metrics, () => RdmaServer);
+        NodeMetrics.RegisterSharedMemory(Metrics, Store.SharedArena is not null);
         NodeMetrics.RegisterDataPlane(Metrics, () => dataPlane);
 
         web = NodeWebHost.Build(this);

@@ -48,6 +48,12 @@ internal static class NodeMetrics
         metrics.Gauge("kvtier_rdma_connections", "Client RDMA queue pairs connected now.", () => server()?.ConnectionCount ?? 0);
     }
 
+    /// <summary>Whether the arena is shared with engines on this host (SharedMemory:Directory); how many map it shows as
+    /// <c>kvtier_data_plane_requests_total{opcode="MapArena"}</c>.</summary>
+    public static void RegisterSharedMemory(MetricsRegistry metrics, bool shared) =>
+        metrics.Gauge("kvtier_shared_arena_enabled", "1 when the arena is shared through a file with clients on this host, 0 when it is private.",
+            () => shared ? 1 : 0);
+
     /// <summary>Connections the data plane closed for a failed TLS handshake, a refused token, or a protocol violation.</summary>
     public static void RegisterDataPlane(MetricsRegistry metrics, Func<FrameServer?> server)
     {
