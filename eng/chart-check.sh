@@ -67,8 +67,10 @@ secure=$(render --set tls.enabled=true --set tls.secretName=node-tls --set auth.
 check "tls + auth + rdma: certificate, tokens file and Rdma:AllowWithTls reach the node" bash -c '
   grep -q KVTIER_NODE_TLS__CERTIFICATEFILE <<<"$0" && grep -q KVTIER_NODE_AUTH__TOKENSFILE <<<"$0" &&
   grep -A1 "name: KVTIER_NODE_RDMA__ALLOWWITHTLS$" <<<"$0" | grep -q "value: \"true\""' "$secure"
-shared=$(render --set sharedMemory.enabled=true --set sharedMemory.hostPath=/dev/shm/cache --set sharedMemory.allowTenants=true)
-check "sharedMemory: the host directory is mounted and named in SharedMemory:Directory, AllowTenants passed on" bash -c '
+shared=$(render --set sharedMemory.enabled=true --set sharedMemory.hostPath=/dev/shm/cache --set sharedMemory.allowTenants=true \
+  --set sharedMemory.allowWrites=true)
+check "sharedMemory: the host directory is mounted and named in SharedMemory:Directory, AllowTenants and AllowWrites passed on" bash -c '
+  grep -A1 "name: KVTIER_NODE_SHAREDMEMORY__ALLOWWRITES$" <<<"$0" | grep -q "value: \"true\"" &&
   grep -A1 "name: KVTIER_NODE_SHAREDMEMORY__DIRECTORY$" <<<"$0" | grep -q "value: /var/run/kvtier/shm" &&
   grep -A1 "name: KVTIER_NODE_SHAREDMEMORY__ALLOWTENANTS$" <<<"$0" | grep -q "value: \"true\"" &&
   grep -B1 -A2 "path: /dev/shm/cache" <<<"$0" | grep -q "type: DirectoryOrCreate" && grep -q "mountPath: /var/run/kvtier/shm" <<<"$0"' "$shared"

@@ -11,8 +11,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KvTier.DataPlaneLoad;
 
-/// <summary>One node in this process: storage engine (its arena shared through /dev/shm, so a client may load over
-/// shared memory), data-plane handler, FrameServer on loopback, in-process directory.</summary>
+/// <summary>One node in this process: storage engine (its arena shared through /dev/shm, writes allowed, so a client
+/// may load and store through shared memory), data-plane handler, FrameServer on loopback, in-process directory.</summary>
 internal sealed class LoadNode : IAsyncDisposable
 {
     private readonly StorageEngine engine;
@@ -38,6 +38,7 @@ internal sealed class LoadNode : IAsyncDisposable
             TryLockMemory = false,
             SharedMemoryDirectory = System.IO.Directory.Exists("/dev/shm") ? "/dev/shm" : null,
             SharedMemoryOwner = $"load-{Environment.ProcessId}",
+            SharedMemoryGroupWrites = true,
         });
         Prefault(engine);
         var registry = new NamespaceRegistry();

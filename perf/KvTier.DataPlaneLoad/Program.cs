@@ -11,8 +11,9 @@ using KvTier.Perf;
 // verified and decoded into the caller's buffer, stores encoded, reserved, written and committed), a raw loopback
 // socket that just moves the bytes, and redis-server (MGET for loads, pipelined SETs for stores).
 // Each operation moves one batch: 32 x 64 KiB or 4 x 2 MiB blocks (2 and 8 MiB per operation).
-// "kvtier" is the client over the TCP data plane; "kvtier shm" the same client loading from the node's arena mapped
-// read-only (the node shares it through /dev/shm, as a node on the engine's host does; stores go over TCP).
+// "kvtier" is the client over the TCP data plane; "kvtier shm" the same client through the node's arena file (the node
+// shares it through /dev/shm with writes allowed, as a node on the engine's host may): loads lease over TCP and copy
+// out of the mapping, stores reserve and commit over TCP and copy into the reserved extents.
 //   KvTier.DataPlaneLoad [seconds per cell] [--ops=loads,stores] [--systems=kvtier,shm,raw,redis] [--blocks=64,2048] [--clients=1,4,16]
 var seconds = 3.0;
 var ops = new[] { "loads", "stores" };
@@ -122,20 +123,35 @@ try
                         });
                 }
 
-                if (loads && systems.Contains("shm") && node.Shared)
+                if (systems.Contains("shm") && node.Shared)
                 {
-                    figures["kvtier shm"] = await Measurement.RunAsync(clients, duration, _ => new byte[batchBytes], async (buffer, random) =>
-                    {
-                        var first = random.Next(0, blocks - batch);
-                        var result = await sharedClient.LoadAsync(ns, new PrefixLookup(full.Hits.Slice(first, batch)), buffer);
-                        if (result.LoadedBlocks != batch)
+                    figures["kvtier shm"] = loads
+                        ? await Measurement.RunAsync(clients, duration, _ => new byte[batchBytes], async (buffer, random) =>
                         {
-                            throw new InvalidOperationException($"Load returned {result.LoadedBlocks} of {batch}: {result.FirstFailure}");
-                        }
-                    });
+                            var first = random.Next(0, blocks - batch);
+                            var result = await sharedClient.LoadAsync(ns, new PrefixLookup(full.Hits.Slice(first, batch)), buffer);
+                            if (result.LoadedBlocks != batch)
+                            {
+                                throw new InvalidOperationException($"Load returned {result.LoadedBlocks} of {batch}: {result.FirstFailure}");
+                            }
+                        })
+                        : await Measurement.RunAsync(clients, duration, _ => new BlockKey[batch], async (keys, random) =>
+                        {
+                            for (var i = 0; i < batch; i++)
+                            {
+                                keys[i] = new BlockKey((ulong)Interlocked.Increment(ref storeCounter), 0x5707e);
+                            }
+
+                            var first = random.Next(0, blocks - batch);
+                            var result = await sharedClient.StoreAsync(ns, keys, 0, source.AsMemory(first * blockBytes, (int)batchBytes));
+                            if (result.Stored != batch)
+                            {
+                                throw new InvalidOperationException($"Store returned {result}.");
+                            }
+                        });
                     if (sharedClient.Transports.Values.Single() != KvTier.Rdma.DataPlaneTransport.SharedMemory)
                     {
-                        throw new InvalidOperationException($"The shared-memory client loaded over {sharedClient.Transports.Values.Single()}.");
+                        throw new InvalidOperationException($"The shared-memory client went over {sharedClient.Transports.Values.Single()}.");
                     }
                 }
 

@@ -15,8 +15,10 @@ namespace KvTier.Client;
 /// codec checksum (a <c>none</c> payload into its slot, hashed in the same pass as the copy; others into staging, then
 /// verified and decoded), and release the leases. No socket carries block bytes and the node's CPU copies nothing. The first load decides: a node that does
 /// not share its arena, or whose file this process cannot open (another host, another container, no permission), is
-/// served by <see cref="Inner"/> (RDMA or TCP) for good, said once in the log. Stores and direct GPU loads always go
-/// through <see cref="Inner"/>: the mapping is read-only.
+/// served by <see cref="Inner"/> (RDMA or TCP) for good, said once in the log. Stores go through the mapping too where
+/// the node allows writes (SharedMemory:AllowWrites) and this process may write the file: reserve over TCP, copy each
+/// chunk into its reserved extent, commit over TCP (the node verifies every chunk as it commits), as RDMA WRITEs
+/// would; otherwise through <see cref="Inner"/>. Direct GPU loads always go through <see cref="Inner"/>.
 /// </summary>
 internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool pool, INodeChannel inner, KvTierClientOptions options,
     ILogger logger) : INodeChannel
@@ -29,6 +31,7 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
     private SharedArenaMapping? current;
     private int state;
     private long chunksCopied;
+    private long chunksWritten;
     private long remaps;
 
     /// <summary>The channel loads go through when the arena is not shared with this process.</summary>
@@ -50,6 +53,9 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
 
     /// <summary>Chunks copied out of the shared arena and handed over for verification.</summary>
     public long ChunksCopied => Interlocked.Read(ref chunksCopied);
+
+    /// <summary>Chunks copied into reserved extents through a writable mapping.</summary>
+    public long ChunksWritten => Interlocked.Read(ref chunksWritten);
 
     /// <summary>Times the arena was mapped again because the node restarted.</summary>
     public long Remaps => Interlocked.Read(ref remaps);
@@ -80,8 +86,31 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
         }
     }
 
-    public ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken) =>
-        inner.StoreBlocksAsync(request, outcomes, cancellationToken);
+    public async ValueTask StoreBlocksAsync(BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref state) != UsingInner)
+        {
+            var connection = await pool.GetAsync(cancellationToken);
+            var arena = await MappingForAsync(connection, cancellationToken);
+            if (arena is not null)
+            {
+                try
+                {
+                    if (arena.Writable)
+                    {
+                        await StoreMappedAsync(connection, arena, request, outcomes, cancellationToken);
+                        return;
+                    }
+                }
+                finally
+                {
+                    arena.Release();
+                }
+            }
+        }
+
+        await inner.StoreBlocksAsync(request, outcomes, cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -301,6 +330,139 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
             {
                 ArrayPool<byte>.Shared.Return(staging);
             }
+        }
+    }
+
+    /// <summary>Reserves the blocks over TCP, copies each reserved block's chunks into its extents, and commits them
+    /// over TCP; a block the node did not reserve (already present, no space, ...) keeps the node's answer.</summary>
+    private async ValueTask StoreMappedAsync(FrameConnection connection, SharedArenaMapping arena, BlockWrite request, Memory<FrameStatus> outcomes,
+        CancellationToken cancellationToken)
+    {
+        var blockCount = request.Blocks.Length;
+        if (outcomes.Length < blockCount)
+        {
+            throw new ArgumentException($"{blockCount} blocks need as many outcomes, got room for {outcomes.Length}.", nameof(outcomes));
+        }
+
+        BlockExtents[] reserved;
+        ChunkExtent[] extents;
+        try
+        {
+            (reserved, extents) = await DataPlaneCalls.ReserveAsync(connection, options.Limits, request, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            outcomes.Span[..blockCount].Fill(refused.Status);
+            return;
+        }
+
+        var handles = new List<ulong>(blockCount);
+        var committing = new List<int>(blockCount);
+        var targets = ChunkTargets(arena, request, reserved, extents, outcomes.Span);
+        CopyIntoArena(arena, request, targets);
+        for (var i = 0; i < blockCount; i++)
+        {
+            if (outcomes.Span[i] == FrameStatus.Ok)
+            {
+                handles.Add(reserved[i].Handle);
+                committing.Add(i);
+            }
+        }
+
+        if (handles.Count == 0)
+        {
+            return;
+        }
+
+        var committed = await DataPlaneCalls.CommitAsync(connection, [.. handles], cancellationToken);
+        for (var h = 0; h < committing.Count; h++)
+        {
+            outcomes.Span[committing[h]] = committed[h];
+        }
+    }
+
+    /// <summary>Per chunk of the request, the arena offset its bytes go to (-1: not written, its block was not reserved
+    /// or does not fit what was reserved); sets each block's outcome from the reservation.</summary>
+    private long[] ChunkTargets(SharedArenaMapping arena, BlockWrite request, BlockExtents[] reserved, ChunkExtent[] extents,
+        Span<FrameStatus> outcomes)
+    {
+        var blocks = request.Blocks.Span;
+        var chunks = request.Chunks.Span;
+        var targets = new long[chunks.Length];
+        targets.AsSpan().Fill(-1);
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            var block = blocks[i];
+            outcomes[i] = reserved[i].Status;
+            if (reserved[i].Status != FrameStatus.Ok)
+            {
+                continue;
+            }
+
+            if (reserved[i].ExtentCount != block.ChunkCount)
+            {
+                outcomes[i] = FrameStatus.BadRequest;
+                continue;
+            }
+
+            for (var c = 0; c < block.ChunkCount && outcomes[i] == FrameStatus.Ok; c++)
+            {
+                var extent = extents[reserved[i].FirstExtent + c];
+                if (extent.Length != chunks[block.FirstChunk + c].Length || !arena.TrySliceForWriting(extent.Offset, extent.Length, out _))
+                {
+                    // Never committed: the node reclaims the reservation when it expires.
+                    logger.LogWarning("Node {NodeId} reserved [{Offset}, +{Length}) for a {Declared}-byte chunk in its {Arena}-byte shared arena",
+                        node.Id, extent.Offset, extent.Length, chunks[block.FirstChunk + c].Length, arena.Answer.ArenaLength);
+                    outcomes[i] = FrameStatus.InternalError;
+                    break;
+                }
+
+                targets[block.FirstChunk + c] = (long)extent.Offset;
+            }
+        }
+
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            if (outcomes[i] != FrameStatus.Ok)
+            {
+                targets.AsSpan(blocks[i].FirstChunk, blocks[i].ChunkCount).Fill(-1);
+            }
+        }
+
+        return targets;
+    }
+
+    /// <summary>Walks the payload segments (a chunk may span several, a segment never spans two chunks) and copies each
+    /// into its chunk's extent.</summary>
+    /// <exception cref="ArgumentException">The segments do not add up to the declared chunks.</exception>
+    private void CopyIntoArena(SharedArenaMapping arena, BlockWrite request, long[] targets)
+    {
+        var chunks = request.Chunks.Span;
+        var chunk = 0;
+        var filled = 0;
+        foreach (var segment in request.Payloads.Span)
+        {
+            while (chunk < chunks.Length && filled == chunks[chunk].Length)
+            {
+                chunk++;
+                filled = 0;
+            }
+
+            if (chunk == chunks.Length || segment.Length > chunks[chunk].Length - filled)
+            {
+                throw new ArgumentException("The payload segments do not line up with the declared chunks.", nameof(request));
+            }
+
+            if (targets[chunk] >= 0 && arena.TrySliceForWriting((ulong)targets[chunk], chunks[chunk].Length, out var extent))
+            {
+                segment.Span.CopyTo(extent[filled..]);
+                if (filled + segment.Length == chunks[chunk].Length)
+                {
+                    Interlocked.Increment(ref chunksWritten);
+                }
+            }
+
+            filled += segment.Length;
         }
     }
 

@@ -147,6 +147,41 @@ public sealed class SharedMemoryLoadTests : IDisposable
     }
 
     [Fact]
+    public async Task With_writes_allowed_stores_fill_their_reservations_through_the_mapping_and_load_back_exactly()
+    {
+        var ns = TestCluster.Namespace("lz4");
+        await using var directoryService = new InProcessBlockDirectory();
+        var options = new NodeOptions { SharedMemory = new SharedMemoryOptions { AllowWrites = true } };
+        await using var node = await TestNode.StartAsync(directoryService, 13, [ns], directory, options);
+        await using var client = new KvTierClient(directoryService);
+        await StoreAndLoadAsync(client, ns, seed: 10);
+
+        var channel = Assert.IsType<SharedMemoryNodeChannel>(await client.GetChannelAsync(node.Info.Id, Token));
+        Assert.Equal(6 * ns.Layout.Layers, channel.ChunksWritten);
+        Assert.Equal(DataPlaneTransport.SharedMemory, Assert.Single(client.Transports).Value);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite,
+            OperatingSystem.IsWindows() ? UnixFileMode.None : File.GetUnixFileMode(node.Engine.SharedArena!.Path));
+        // A second store of the same blocks moves no bytes.
+        var stored = await client.StoreAsync(ns, TestCluster.Chain(6, 10), 0, TestCluster.RandomBlocks(ns, 6, 10), Token);
+        Assert.Equal(6, stored.AlreadyCached);
+        Assert.Equal(6 * ns.Layout.Layers, channel.ChunksWritten);
+    }
+
+    [Fact]
+    public async Task Without_writes_allowed_stores_go_over_tcp_and_loads_through_the_mapping()
+    {
+        var ns = TestCluster.Namespace("none");
+        await using var directoryService = new InProcessBlockDirectory();
+        await using var node = await TestNode.StartAsync(directoryService, 14, [ns], directory);
+        await using var client = new KvTierClient(directoryService);
+        await StoreAndLoadAsync(client, ns, seed: 11);
+
+        var channel = Assert.IsType<SharedMemoryNodeChannel>(await client.GetChannelAsync(node.Info.Id, Token));
+        Assert.Equal(0, channel.ChunksWritten);
+        Assert.True(channel.ChunksCopied > 0);
+    }
+
+    [Fact]
     public async Task UseSharedMemory_off_keeps_loads_on_tcp()
     {
         var ns = TestCluster.Namespace("none");

@@ -122,6 +122,7 @@ internal sealed class TestNode : IAsyncDisposable
             TryLockMemory = false,
             SharedMemoryDirectory = sharedDirectory,
             SharedMemoryOwner = $"test-{id}",
+            SharedMemoryGroupWrites = options?.SharedMemory.AllowWrites ?? false,
         });
         var registry = new NamespaceRegistry();
         foreach (var ns in namespaces)

@@ -59,6 +59,13 @@ public sealed class SharedMemoryOptions
     /// that can open the file can read every block in the arena, of every tenant: the file's permissions (owner and
     /// group read) are the boundary, not the tokens. Off (default): a node with tokens refuses MapArena.</summary>
     public bool AllowTenants { get; set; }
+
+    /// <summary>Let clients on this host also fill their reservations through the file (stores: reserve and commit over
+    /// TCP, the bytes copied straight into the arena), as RDMA WRITEs would. The file's group may then write it (mode
+    /// 0660): a writer can damage any block, which the node's checks catch (a damaged block is never served), so give
+    /// write access only to engines trusted not to. Off (default): the file is read-only to clients and stores go over
+    /// TCP.</summary>
+    public bool AllowWrites { get; set; }
 }
 
 /// <summary>Which RDMA device, port and GID the node serves its arena on (docs/rdma.md). With no usable device the

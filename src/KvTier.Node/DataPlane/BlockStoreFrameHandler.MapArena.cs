@@ -28,7 +28,7 @@ public sealed partial class BlockStoreFrameHandler
             return responder.SendAsync(FrameStatus.Unauthorized, NotForTenantsReason, cancellationToken);
         }
 
-        var answer = new MapArenaAnswer(shared.Instance, store.ArenaLength, SharedArenaHeader.ArenaOffset, shared.Path);
+        var answer = new MapArenaAnswer(shared.Instance, store.ArenaLength, SharedArenaHeader.ArenaOffset, shared.Path, shared.GroupWrites);
         return responder.SendAsync(FrameStatus.Ok, answer.Encode(), cancellationToken);
     }
 }

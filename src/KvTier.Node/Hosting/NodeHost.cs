@@ -187,6 +187,7 @@ public sealed class NodeHost : IAsyncDisposable
             MaxReservationTimeout = options.Timing.MaxReservation,
             SharedMemoryDirectory = string.IsNullOrWhiteSpace(options.SharedMemory.Directory) ? null : options.SharedMemory.Directory,
             SharedMemoryOwner = options.NodeId,
+            SharedMemoryGroupWrites = options.SharedMemory.AllowWrites,
             Logger = logger,
         };
     }

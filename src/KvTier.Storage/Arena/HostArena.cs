@@ -123,13 +123,14 @@ public sealed unsafe class HostArena : IDisposable
     /// behind are removed (a client still mapping one keeps its pages until it unmaps). The file is removed on dispose.
     /// </summary>
     /// <exception cref="IOException">The file cannot be created or sized (the message names the path and the cause).</exception>
-    public static HostArena CreateShared(string directory, string nodeId, Guid instance, long length, bool tryLock = true, ILogger? logger = null)
+    public static HostArena CreateShared(string directory, string nodeId, Guid instance, long length, bool tryLock = true, ILogger? logger = null,
+        bool groupWrites = false)
     {
         logger ??= NullLogger.Instance;
         const long hugePage = 2L << 20;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
         length = (length + hugePage - 1) / hugePage * hugePage;
-        var file = SharedArenaFile.Create(directory, nodeId, instance, length, logger);
+        var file = SharedArenaFile.Create(directory, nodeId, instance, length, groupWrites, logger);
         nint header = LibC.MapFailed;
         nint mapped = LibC.MapFailed;
         try

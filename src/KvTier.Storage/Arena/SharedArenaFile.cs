@@ -11,11 +11,15 @@ public sealed class SharedArenaFile : IDisposable
 {
     private int removed;
 
-    private SharedArenaFile(string path, Guid instance)
+    private SharedArenaFile(string path, Guid instance, bool groupWrites)
     {
         Path = path;
         Instance = instance;
+        GroupWrites = groupWrites;
     }
+
+    /// <summary>Whether the file's group may write it (mode 0660; otherwise 0640).</summary>
+    public bool GroupWrites { get; }
 
     /// <summary>Full path of the file.</summary>
     public string Path { get; }
@@ -24,9 +28,10 @@ public sealed class SharedArenaFile : IDisposable
     public Guid Instance { get; }
 
     /// <summary>Creates the file with room for the header and <paramref name="arenaLength"/> bytes, every page
-    /// allocated (so a full file system fails here), readable by the owner and the group only.</summary>
+    /// allocated (so a full file system fails here), for the owner and the group only: the group reads it, and with
+    /// <paramref name="groupWrites"/> writes it too.</summary>
     /// <exception cref="IOException">It cannot be created or allocated.</exception>
-    internal static SharedArenaFile Create(string directory, string nodeId, Guid instance, long arenaLength, ILogger logger)
+    internal static SharedArenaFile Create(string directory, string nodeId, Guid instance, long arenaLength, bool groupWrites, ILogger logger)
     {
         if (!Directory.Exists(directory))
         {
@@ -58,6 +63,11 @@ public sealed class SharedArenaFile : IDisposable
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
             });
             stream.SetLength(total);
+            if (groupWrites)
+            {
+                // Set after creation: the create mode passes through the process umask, which usually drops group write.
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            }
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
@@ -66,7 +76,7 @@ public sealed class SharedArenaFile : IDisposable
                 "(is the memory file system large enough? /dev/shm is usually half the machine's memory)", error);
         }
 
-        return new SharedArenaFile(path, instance);
+        return new SharedArenaFile(path, instance, groupWrites);
     }
 
     /// <summary>Removes the file's name; mappings stay valid until they are unmapped.</summary>

@@ -42,7 +42,8 @@ public sealed partial class StorageEngine : IBlockStore
         logger = options.Logger ?? NullLogger.Instance;
         clock = options.TimeProvider;
         arena = options.SharedMemoryDirectory is { } shared
-            ? HostArena.CreateShared(shared, options.SharedMemoryOwner, options.InstanceId, options.HostArenaBytes, options.TryLockMemory, logger)
+            ? HostArena.CreateShared(shared, options.SharedMemoryOwner, options.InstanceId, options.HostArenaBytes, options.TryLockMemory, logger,
+                options.SharedMemoryGroupWrites)
             : HostArena.Create(options.HostArenaBytes, options.TryHugeTlb, options.TryLockMemory, logger);
         try
         {

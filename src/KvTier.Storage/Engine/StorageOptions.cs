@@ -32,6 +32,10 @@ public sealed class StorageOptions
     /// between. Hugetlb pages are not used then (transparent huge pages are, where the file system allows them).</summary>
     public string? SharedMemoryDirectory { get; set; }
 
+    /// <summary>Let the file's group write the shared arena file too (mode 0660 instead of 0640), so clients on the host
+    /// fill their reservations through it.</summary>
+    public bool SharedMemoryGroupWrites { get; set; }
+
     /// <summary>The node's name in the shared arena file's name (an earlier run's file of the same name is removed).</summary>
     public string SharedMemoryOwner { get; set; } = "node";
 
