@@ -155,15 +155,13 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
             var (fresh, reason) = await TryMapAsync(connection, cancellationToken);
             if (fresh is null)
             {
-                if (state == Undecided)
-                {
-                    Decide(UsingInner, $"{reason}; loads use {inner.GetType().Name.Replace("NodeChannel", "", StringComparison.Ordinal)}", LogLevel.Information);
-                    return null;
-                }
-
-                // It was shared before: the node restarted without sharing, or its new file cannot be opened. This load
-                // goes through the inner channel; the next one tries again.
-                logger.LogWarning("Node {NodeId} ({Peer}): cannot map its arena again ({Reason}); this load uses the inner channel", node.Id, Peer, reason);
+                // First load: the node does not share with this process. Later: it restarted without sharing, or its new
+                // file cannot be opened. Either way the inner channel carries the loads from now on, said once.
+                var before = state;
+                current?.Release();
+                current = null;
+                Decide(UsingInner, $"{reason}; loads use {inner.GetType().Name.Replace("NodeChannel", "", StringComparison.Ordinal)}",
+                    before == Undecided ? LogLevel.Information : LogLevel.Warning);
                 return null;
             }
 
@@ -176,7 +174,8 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
             current = fresh;
             if (state == Undecided)
             {
-                Decide(UsingSharedMemory, $"shared memory: {fresh.Answer.Path} ({fresh.Answer.ArenaLength}-byte arena) mapped read-only", LogLevel.Information);
+                Decide(UsingSharedMemory, $"shared memory: {fresh.Answer.Path} ({fresh.Answer.ArenaLength}-byte arena) mapped " +
+                    (fresh.Writable ? "for loads and stores" : "read-only, for loads"), LogLevel.Information);
             }
 
             fresh.TryAcquire();

@@ -127,6 +127,34 @@ public sealed class SharedMemoryLoadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_node_that_comes_back_without_sharing_is_loaded_from_over_tcp_from_then_on()
+    {
+        var ns = TestCluster.Namespace("none");
+        await using var directoryService = new InProcessBlockDirectory();
+        var node = await TestNode.StartAsync(directoryService, 15, [ns], directory);
+        var port = ((IPEndPoint)node.Server.LocalEndPoint).Port;
+        await using var client = new KvTierClient(directoryService, new KvTierClientOptions { MembershipCacheTime = TimeSpan.Zero });
+        await StoreAndLoadAsync(client, ns, seed: 12);
+        Assert.Equal(DataPlaneTransport.SharedMemory, Assert.Single(client.Transports).Value);
+        await node.DisposeAsync();
+
+        await using var restarted = await TestNode.StartAsync(directoryService, 15, [ns], sharedDirectory: null, port: port);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await StoreAndLoadAsync(client, ns, seed: 13 + attempt);
+                break;
+            }
+            catch (Exception error) when (attempt < 3 && error is Xunit.Sdk.XunitException or IOException)
+            {
+            }
+        }
+
+        Assert.Equal(DataPlaneTransport.Tcp, Assert.Single(client.Transports).Value);
+    }
+
+    [Fact]
     public async Task A_node_that_does_not_share_or_refuses_or_whose_file_is_gone_is_loaded_from_over_tcp()
     {
         var ns = TestCluster.Namespace("none");
