@@ -71,6 +71,33 @@ try
         var batchOffsets = Enumerable.Range(0, blocks - batch).Select(first => first * blockBytes).ToArray();
         await redis.FillAsync(blocks, blockBytes, source);
         var storeCounter = 1L << 40;
+
+        // Batched loads of random runs of the stored blocks, or stores of fresh keys (a store of blocks the node holds
+        // already moves no bytes), through one client.
+        Task<Figures> MeasureClientAsync(KvTierClient through, bool loads, int clients) => loads
+            ? Measurement.RunAsync(clients, duration, _ => new byte[batchBytes], async (buffer, random) =>
+            {
+                var first = random.Next(0, blocks - batch);
+                var result = await through.LoadAsync(ns, new PrefixLookup(full.Hits.Slice(first, batch)), buffer);
+                if (result.LoadedBlocks != batch)
+                {
+                    throw new InvalidOperationException($"Load returned {result.LoadedBlocks} of {batch}: {result.FirstFailure}");
+                }
+            })
+            : Measurement.RunAsync(clients, duration, _ => new BlockKey[batch], async (keys, random) =>
+            {
+                for (var i = 0; i < batch; i++)
+                {
+                    keys[i] = new BlockKey((ulong)Interlocked.Increment(ref storeCounter), 0x5707e);
+                }
+
+                var first = random.Next(0, blocks - batch);
+                var result = await through.StoreAsync(ns, keys, 0, source.AsMemory(first * blockBytes, (int)batchBytes));
+                if (result.Stored != batch)
+                {
+                    throw new InvalidOperationException($"Store returned {result}.");
+                }
+            });
         foreach (var op in ops)
         {
             foreach (var clients in clientCounts)
@@ -96,59 +123,12 @@ try
 
                 if (systems.Contains("kvtier"))
                 {
-                    figures["kvtier"] = loads
-                        ? await Measurement.RunAsync(clients, duration, _ => new byte[batchBytes], async (buffer, random) =>
-                        {
-                            var first = random.Next(0, blocks - batch);
-                            var result = await client.LoadAsync(ns, new PrefixLookup(full.Hits.Slice(first, batch)), buffer);
-                            if (result.LoadedBlocks != batch)
-                            {
-                                throw new InvalidOperationException($"Load returned {result.LoadedBlocks} of {batch}: {result.FirstFailure}");
-                            }
-                        })
-                        : await Measurement.RunAsync(clients, duration, _ => new BlockKey[batch], async (keys, random) =>
-                        {
-                            // Fresh keys every time: a store of blocks the node holds already moves no bytes.
-                            for (var i = 0; i < batch; i++)
-                            {
-                                keys[i] = new BlockKey((ulong)Interlocked.Increment(ref storeCounter), 0x5707e);
-                            }
-
-                            var first = random.Next(0, blocks - batch);
-                            var result = await client.StoreAsync(ns, keys, 0, source.AsMemory(first * blockBytes, (int)batchBytes));
-                            if (result.Stored != batch)
-                            {
-                                throw new InvalidOperationException($"Store returned {result}.");
-                            }
-                        });
+                    figures["kvtier"] = await MeasureClientAsync(client, loads, clients);
                 }
 
                 if (systems.Contains("shm") && node.Shared)
                 {
-                    figures["kvtier shm"] = loads
-                        ? await Measurement.RunAsync(clients, duration, _ => new byte[batchBytes], async (buffer, random) =>
-                        {
-                            var first = random.Next(0, blocks - batch);
-                            var result = await sharedClient.LoadAsync(ns, new PrefixLookup(full.Hits.Slice(first, batch)), buffer);
-                            if (result.LoadedBlocks != batch)
-                            {
-                                throw new InvalidOperationException($"Load returned {result.LoadedBlocks} of {batch}: {result.FirstFailure}");
-                            }
-                        })
-                        : await Measurement.RunAsync(clients, duration, _ => new BlockKey[batch], async (keys, random) =>
-                        {
-                            for (var i = 0; i < batch; i++)
-                            {
-                                keys[i] = new BlockKey((ulong)Interlocked.Increment(ref storeCounter), 0x5707e);
-                            }
-
-                            var first = random.Next(0, blocks - batch);
-                            var result = await sharedClient.StoreAsync(ns, keys, 0, source.AsMemory(first * blockBytes, (int)batchBytes));
-                            if (result.Stored != batch)
-                            {
-                                throw new InvalidOperationException($"Store returned {result}.");
-                            }
-                        });
+                    figures["kvtier shm"] = await MeasureClientAsync(sharedClient, loads, clients);
                     if (sharedClient.Transports.Values.Single() != KvTier.Rdma.DataPlaneTransport.SharedMemory)
                     {
                         throw new InvalidOperationException($"The shared-memory client went over {sharedClient.Transports.Values.Single()}.");

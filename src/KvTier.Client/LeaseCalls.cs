@@ -2,6 +2,7 @@ using System.Buffers;
 using KvTier.Transport;
 using KvTier.Transport.Messages;
 using KvTier.Transport.Tcp;
+using Microsoft.Extensions.Logging;
 
 namespace KvTier.Client;
 
@@ -41,5 +42,25 @@ internal static class LeaseCalls
         using var sink = new BufferedResponseSink();
         var header = await connection.SendAsync(Opcode.ReleaseLeases, body, sink, cancellationToken);
         DataPlaneCalls.ThrowIfRefused(header, connection);
+    }
+
+    /// <summary>Releases a read's leases once its bytes are out; a failure is only logged, since the node lets them
+    /// expire after <paramref name="duration"/> anyway.</summary>
+    public static async ValueTask ReleaseQuietlyAsync(FrameConnection connection, ulong[] leases, ILogger logger, object node, TimeSpan duration)
+    {
+        if (leases.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await ReleaseAsync(connection, leases, CancellationToken.None);
+        }
+        catch (Exception error) when (error is IOException or ProtocolViolationException or NodeRequestException or ObjectDisposedException)
+        {
+            logger.LogDebug("Node {NodeId}: releasing {Count} leases failed ({Error}); they expire after {Duration}", node, leases.Length,
+                error.Message, duration);
+        }
     }
 }

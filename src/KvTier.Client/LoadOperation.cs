@@ -463,7 +463,25 @@ internal sealed class LoadOperation : IDisposable
 
     /// <summary>Ends a placement: verifies the chunk end to end (header fields and the payload in its slot against the
     /// header's checksum); false when it is corrupt or incomplete. Until then the slot is not marked loaded.</summary>
-    private bool Placed(int block, int layer, ReadOnlySpan<byte> head, bool complete)
+    private bool Placed(int block, int layer, ReadOnlySpan<byte> head, bool complete) => EndPlacement(block, layer, head, complete, default);
+
+    /// <summary>Copies a chunk's payload from memory the channel can read into its slot, verifying it in the same pass;
+    /// false, with nothing done, when it is not a placeable <c>none</c> payload (see <see cref="Place"/>).</summary>
+    private bool TryCopy(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload, out bool verified)
+    {
+        verified = false;
+        if (Place(block, layer, head, payload.Length, out _).IsEmpty)
+        {
+            return false;
+        }
+
+        verified = EndPlacement(block, layer, head, complete: true, payload);
+        return true;
+    }
+
+    /// <summary>Verifies a placed chunk's slot against its header (the bytes already there, or <paramref name="copyFrom"/>
+    /// copied in while they are hashed), marks it loaded when it is whole, and lets <see cref="Detach"/> go on.</summary>
+    private bool EndPlacement(int block, int layer, ReadOnlySpan<byte> head, bool complete, ReadOnlySpan<byte> copyFrom)
     {
         var ok = false;
         try
@@ -471,7 +489,16 @@ internal sealed class LoadOperation : IDisposable
             if (complete && Volatile.Read(ref detached) == 0)
             {
                 var header = ChunkHeader.Read(head, chunkBytes);
-                header.VerifyChecksum(head, destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes));
+                var slot = destination.Span.Slice(((layer * blockCount) + block) * chunkBytes, chunkBytes);
+                if (copyFrom.IsEmpty)
+                {
+                    header.VerifyChecksum(head, slot);
+                }
+                else
+                {
+                    header.CopyAndVerify(head, copyFrom, slot);
+                }
+
                 ok = true;
             }
         }
@@ -489,41 +516,6 @@ internal sealed class LoadOperation : IDisposable
         }
 
         return ok;
-    }
-
-    /// <summary>Copies a chunk's payload from memory the channel can read into its slot, verifying it in the same pass;
-    /// false, with nothing done, when it is not a placeable <c>none</c> payload (see <see cref="Place"/>).</summary>
-    private bool TryCopy(int block, int layer, ReadOnlySpan<byte> head, ReadOnlySpan<byte> payload, out bool verified)
-    {
-        verified = false;
-        var region = Place(block, layer, head, payload.Length, out var offset);
-        if (region.IsEmpty)
-        {
-            return false;
-        }
-
-        try
-        {
-            if (Volatile.Read(ref detached) == 0)
-            {
-                ChunkHeader.Read(head, chunkBytes).CopyAndVerify(head, payload, region.Span.Slice(offset, chunkBytes));
-                verified = true;
-            }
-        }
-        catch (ChunkFormatException)
-        {
-        }
-        finally
-        {
-            Interlocked.Decrement(ref activeDecodes);
-        }
-
-        if (verified)
-        {
-            SetState(block, layer, Loaded);
-        }
-
-        return true;
     }
 
     /// <summary>Where a chunk's payload goes in the direct target's region; false when the chunk is not a raw chunk

@@ -646,23 +646,8 @@ internal sealed class RdmaNodeChannel : INodeChannel
         return offsets;
     }
 
-    private async ValueTask ReleaseAsync(Transport.Tcp.FrameConnection connection, ulong[] leases)
-    {
-        if (leases.Length == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            await LeaseCalls.ReleaseAsync(connection, leases, CancellationToken.None);
-        }
-        catch (Exception error) when (error is IOException or ProtocolViolationException or NodeRequestException or ObjectDisposedException)
-        {
-            logger.LogDebug("Node {NodeId}: releasing {Count} leases failed ({Error}); they expire after {Duration}", node.Id, leases.Length,
-                error.Message, options.LeaseDuration);
-        }
-    }
+    private ValueTask ReleaseAsync(Transport.Tcp.FrameConnection connection, ulong[] leases) =>
+        LeaseCalls.ReleaseQuietlyAsync(connection, leases, logger, node.Id, options.LeaseDuration);
 
     private void ReleaseRdma()
     {

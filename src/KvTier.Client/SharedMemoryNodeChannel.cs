@@ -263,7 +263,7 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
         }
         finally
         {
-            await ReleaseAsync(connection, leases);
+            await LeaseCalls.ReleaseQuietlyAsync(connection, [.. leases], logger, node.Id, options.LeaseDuration);
         }
     }
 
@@ -462,24 +462,6 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
             }
 
             filled += segment.Length;
-        }
-    }
-
-    private async ValueTask ReleaseAsync(FrameConnection connection, List<ulong> leases)
-    {
-        if (leases.Count == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            await LeaseCalls.ReleaseAsync(connection, [.. leases], CancellationToken.None);
-        }
-        catch (Exception error) when (error is IOException or ProtocolViolationException or NodeRequestException or ObjectDisposedException)
-        {
-            logger.LogDebug("Node {NodeId}: releasing {Count} leases failed ({Error}); they expire after {Duration}", node.Id, leases.Count,
-                error.Message, options.LeaseDuration);
         }
     }
 }

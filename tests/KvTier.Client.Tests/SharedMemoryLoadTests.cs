@@ -110,18 +110,7 @@ public sealed class SharedMemoryLoadTests : IDisposable
 
         await using var restarted = await TestNode.StartAsync(directoryService, 9, [ns], directory, port: port);
         Assert.NotEqual(firstFile, restarted.Engine.SharedArena!.Path);
-        // The pooled connections died with the old node; the first requests may fail on them before new ones open.
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await StoreAndLoadAsync(client, ns, seed: 6 + attempt);
-                break;
-            }
-            catch (Exception error) when (attempt < 3 && error is Xunit.Sdk.XunitException or IOException)
-            {
-            }
-        }
+        await StoreAndLoadAfterRestartAsync(client, ns, seed: 6);
 
         Assert.Equal(DataPlaneTransport.SharedMemory, Assert.Single(client.Transports).Value);
     }
@@ -139,17 +128,7 @@ public sealed class SharedMemoryLoadTests : IDisposable
         await node.DisposeAsync();
 
         await using var restarted = await TestNode.StartAsync(directoryService, 15, [ns], sharedDirectory: null, port: port);
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await StoreAndLoadAsync(client, ns, seed: 13 + attempt);
-                break;
-            }
-            catch (Exception error) when (attempt < 3 && error is Xunit.Sdk.XunitException or IOException)
-            {
-            }
-        }
+        await StoreAndLoadAfterRestartAsync(client, ns, seed: 13);
 
         Assert.Equal(DataPlaneTransport.Tcp, Assert.Single(client.Transports).Value);
     }
@@ -229,6 +208,23 @@ public sealed class SharedMemoryLoadTests : IDisposable
         var loaded = await client.LoadAsync(ns, await client.LookupAsync(ns, chain, Token), destination, null, Token);
         Assert.Equal(6, loaded.LoadedBlocks);
         Assert.Equal(source, destination);
+    }
+
+    /// <summary>After a node restart: the pooled connections died with the old node, so the first requests may fail on
+    /// them before new ones open; a few tries with fresh blocks.</summary>
+    private static async Task StoreAndLoadAfterRestartAsync(KvTierClient client, KvNamespace ns, int seed)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await StoreAndLoadAsync(client, ns, seed + attempt);
+                return;
+            }
+            catch (Exception error) when (attempt < 3 && error is Xunit.Sdk.XunitException or IOException)
+            {
+            }
+        }
     }
 
     private static long Find(MemoryMappedViewAccessor view, ReadOnlySpan<byte> needle, long length)
