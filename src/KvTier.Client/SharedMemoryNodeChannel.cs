@@ -10,15 +10,16 @@ using Microsoft.Extensions.Logging;
 namespace KvTier.Client;
 
 /// <summary>
-/// A node on this host that shares its arena (SharedMemory:Directory): loads lease the blocks over TCP, copy each
-/// leased chunk straight out of the read-only mapped arena file into the caller's buffer and verify it against its
-/// codec checksum (a <c>none</c> payload into its slot, hashed in the same pass as the copy; others into staging, then
-/// verified and decoded), and release the leases. No socket carries block bytes and the node's CPU copies nothing. The first load decides: a node that does
-/// not share its arena, or whose file this process cannot open (another host, another container, no permission), is
-/// served by <see cref="Inner"/> (RDMA or TCP) for good, said once in the log. Stores go through the mapping too where
-/// the node allows writes (SharedMemory:AllowWrites) and this process may write the file: reserve over TCP, copy each
-/// chunk into its reserved extent, commit over TCP (the node verifies every chunk as it commits), as RDMA WRITEs
-/// would; otherwise through <see cref="Inner"/>. Direct GPU loads always go through <see cref="Inner"/>.
+/// A node on this host that shares its arena (SharedMemory:Directory), reached through its mapped arena file. Loads
+/// lease the blocks over TCP, copy each leased chunk out of the mapping into the caller's buffer and verify it against
+/// its codec checksum (a <c>none</c> payload into its slot, hashed in the same pass as the copy; others into staging,
+/// then verified and decoded), and release the leases: no socket carries block bytes and the node's CPU copies
+/// nothing. Stores go through the mapping too where the node allows writes (SharedMemory:AllowWrites) and this process
+/// may write the file: reserve over TCP, copy each chunk into its reserved extent, commit over TCP (the node verifies
+/// every chunk as it commits), as RDMA WRITEs would. The first load or store decides: a node that does not share its
+/// arena, or whose file this process cannot open (another host, another container, no permission), is served by
+/// <see cref="Inner"/> (RDMA or TCP) for good, said once in the log; so are stores to a read-only mapping, and direct
+/// GPU loads always.
 /// </summary>
 internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool pool, INodeChannel inner, KvTierClientOptions options,
     ILogger logger) : INodeChannel

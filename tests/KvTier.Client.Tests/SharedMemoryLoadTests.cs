@@ -113,6 +113,7 @@ public sealed class SharedMemoryLoadTests : IDisposable
         await StoreAndLoadAfterRestartAsync(client, ns, seed: 6);
 
         Assert.Equal(DataPlaneTransport.SharedMemory, Assert.Single(client.Transports).Value);
+        Assert.Equal(1, Assert.IsType<SharedMemoryNodeChannel>(await client.GetChannelAsync(restarted.Info.Id, Token)).Remaps);
     }
 
     [Fact]

@@ -47,8 +47,9 @@ public sealed class NodeOptions
 }
 
 /// <summary>Sharing the host arena with inference engines on the same host (docs/operations.md, "Same-host clients"):
-/// the arena lives in a file in <see cref="Directory"/>, and a client that can open that file maps it read-only and
-/// copies leased blocks straight out of it: no socket, no network stack, no copy on the node.</summary>
+/// the arena lives in a file in <see cref="Directory"/>, and a client that can open that file maps it and copies leased
+/// blocks straight out of it (and, with <see cref="AllowWrites"/>, new blocks into their reservations): no socket, no
+/// network stack, no copy on the node.</summary>
 public sealed class SharedMemoryOptions
 {
     /// <summary>Directory on a memory file system (/dev/shm, or a volume of medium Memory shared with the engines'

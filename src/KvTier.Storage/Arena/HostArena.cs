@@ -9,7 +9,7 @@ namespace KvTier.Storage.Arena;
 /// One large anonymous mapping that holds every host-tier block at a stable address, so the whole region can be
 /// registered once with an RDMA NIC or CUDA. Huge pages and mlock are best effort: what was obtained is logged and
 /// exposed in <see cref="HugePages"/> and <see cref="IsLocked"/>. A shared arena (<see cref="CreateShared"/>) lives in a
-/// file on a memory file system instead, so clients on the same host can map it read-only.
+/// file on a memory file system instead, so clients on the same host can map it.
 /// </summary>
 public sealed unsafe class HostArena : IDisposable
 {
