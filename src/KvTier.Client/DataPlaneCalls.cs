@@ -61,6 +61,22 @@ internal static class DataPlaneCalls
         }
     }
 
+    /// <summary>Reserves the request's blocks; null, with every block's outcome set to the node's status, when the node
+    /// refused the whole request.</summary>
+    public static async ValueTask<(BlockExtents[] Blocks, ChunkExtent[] Extents)?> TryReserveAsync(FrameConnection connection, FrameLimits limits,
+        BlockWrite request, Memory<FrameStatus> outcomes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReserveAsync(connection, limits, request, cancellationToken);
+        }
+        catch (NodeRequestException refused)
+        {
+            outcomes.Span[..request.Blocks.Length].Fill(refused.Status);
+            return null;
+        }
+    }
+
     /// <summary>Sends the extents' bytes as segments after the extent list, without copying them into one buffer.</summary>
     public static async ValueTask<FrameStatus[]> WriteAsync(FrameConnection connection, ExtentIo[] items, ReadOnlyMemory<byte>[] payloads,
         CancellationToken cancellationToken)

@@ -504,17 +504,12 @@ internal sealed class RdmaNodeChannel : INodeChannel
         }
 
         var connection = await pool.GetAsync(cancellationToken);
-        BlockExtents[] reserved;
-        ChunkExtent[] extents;
-        try
+        if (await DataPlaneCalls.TryReserveAsync(connection, options.Limits, request, outcomes, cancellationToken) is not { } reservation)
         {
-            (reserved, extents) = await DataPlaneCalls.ReserveAsync(connection, options.Limits, request, cancellationToken);
-        }
-        catch (NodeRequestException refused)
-        {
-            outcomes.Span[..blockCount].Fill(refused.Status);
             return;
         }
+
+        var (reserved, extents) = reservation;
 
         var transfers = new List<RdmaExtentTransfer>();
         var firstTransfer = new int[blockCount];

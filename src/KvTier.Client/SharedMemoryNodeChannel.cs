@@ -344,17 +344,12 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
             throw new ArgumentException($"{blockCount} blocks need as many outcomes, got room for {outcomes.Length}.", nameof(outcomes));
         }
 
-        BlockExtents[] reserved;
-        ChunkExtent[] extents;
-        try
+        if (await DataPlaneCalls.TryReserveAsync(connection, options.Limits, request, outcomes, cancellationToken) is not { } reservation)
         {
-            (reserved, extents) = await DataPlaneCalls.ReserveAsync(connection, options.Limits, request, cancellationToken);
-        }
-        catch (NodeRequestException refused)
-        {
-            outcomes.Span[..blockCount].Fill(refused.Status);
             return;
         }
+
+        var (reserved, extents) = reservation;
 
         var handles = new List<ulong>(blockCount);
         var committing = new List<int>(blockCount);
