@@ -95,21 +95,22 @@ internal sealed unsafe class SharedArenaMapping
     /// outside it (a node never leases such an extent; the read of that chunk fails).</summary>
     public bool TrySlice(ulong offset, int length, out ReadOnlySpan<byte> bytes)
     {
-        if (length < 0 || offset > (ulong)Answer.ArenaLength || (ulong)length > (ulong)Answer.ArenaLength - offset)
-        {
-            bytes = default;
-            return false;
-        }
-
-        bytes = new ReadOnlySpan<byte>(start + Answer.FileOffset + (long)offset, length);
-        return true;
+        var inside = TryWindow(offset, length, out var window);
+        bytes = window;
+        return inside;
     }
 
     /// <summary>The <paramref name="length"/> bytes at <paramref name="offset"/> of the arena, to fill a reservation; false
     /// when the mapping is read-only or the extent lies outside the arena.</summary>
     public bool TrySliceForWriting(ulong offset, int length, out Span<byte> bytes)
     {
-        if (!Writable || length < 0 || offset > (ulong)Answer.ArenaLength || (ulong)length > (ulong)Answer.ArenaLength - offset)
+        bytes = default;
+        return Writable && TryWindow(offset, length, out bytes);
+    }
+
+    private bool TryWindow(ulong offset, int length, out Span<byte> bytes)
+    {
+        if (length < 0 || offset > (ulong)Answer.ArenaLength || (ulong)length > (ulong)Answer.ArenaLength - offset)
         {
             bytes = default;
             return false;

@@ -49,9 +49,6 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
     /// <summary>True once the first load found that the arena cannot be mapped: <see cref="Inner"/> carries the loads.</summary>
     public bool UsesInner => Volatile.Read(ref state) == UsingInner;
 
-    /// <summary>Why loads use shared memory or not (the line logged when the first load decided).</summary>
-    public string? TransportReason { get; private set; }
-
     /// <summary>Chunks copied out of the shared arena and handed over for verification.</summary>
     public long ChunksCopied => Interlocked.Read(ref chunksCopied);
 
@@ -214,7 +211,6 @@ internal sealed class SharedMemoryNodeChannel(NodeInfo node, NodeConnectionPool 
 
     private void Decide(int transport, string reason, LogLevel level)
     {
-        TransportReason = reason;
         Volatile.Write(ref state, transport);
         logger.Log(level, "Same-host loads from node {NodeId} ({Peer}): {Reason}", node.Id, Peer, reason);
     }
